@@ -1,0 +1,3 @@
+from crosslab.cli.app import main
+
+main()

@@ -1,0 +1,29 @@
+"""The `crosslab` command."""
+
+from __future__ import annotations
+
+import typer
+
+from crosslab import __version__
+from crosslab.cli.run import run
+from crosslab.cli.targets_cmd import targets
+
+app = typer.Typer(
+    name="crosslab",
+    help="Cross-lab AI safety evaluation: run agreed suites against model APIs and publish verifiable results.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(run)
+app.command()(targets)
+
+
+@app.command()
+def version() -> None:
+    """Print the crosslab version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

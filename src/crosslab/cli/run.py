@@ -1,0 +1,181 @@
+"""`crosslab run`: run a suite or an items file against one target."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from crosslab.cli.common import console, err_console, fail
+from crosslab.engine.cache import ResponseCache, default_cache_dir
+from crosslab.engine.caller import SampleError
+from crosslab.engine.journal import Journal, JournalError
+from crosslab.engine.session import RunConfig, config_from_journal, create_journal, execute_run, preflight
+from crosslab.results.costs import load_prices
+from crosslab.results.summary import RunSummary, summarize
+from crosslab.suites.loader import ItemsError, load_items_file
+from crosslab.suites.registry import all_environments, get_suite
+from crosslab.targets.base import TargetError
+from crosslab.targets.deployment import DeploymentError
+from crosslab.targets.registry import CredentialsError, create_target, parse_target
+
+Opt = typer.Option
+
+
+def run(
+    suite: Annotated[str | None, Opt("--suite", "-s", help="Suite name (e.g. smoke).")] = None,
+    items: Annotated[Path | None, Opt("--items", help="JSONL items file: {\"id\", \"input\", \"target\"?} per line.")] = None,
+    target: Annotated[str | None, Opt("--target", "-t", help="provider:model or a target YAML file.")] = None,
+    base_url: Annotated[str | None, Opt(help="API base URL (OpenAI-compatible servers, proxies).")] = None,
+    system_prefix: Annotated[str | None, Opt(help="Deployment system prompt prefix.")] = None,
+    temperature: Annotated[float | None, Opt(help="Sampling temperature (default 0).")] = None,
+    max_tokens: Annotated[int | None, Opt(help="Max output tokens per call (default 512).")] = None,
+    seed: Annotated[int | None, Opt(help="Sampling seed where the provider supports one.")] = None,
+    concurrency: Annotated[int | None, Opt("--concurrency", "-c", help="Max calls in flight.")] = None,
+    rpm: Annotated[float | None, Opt(help="Requests-per-minute limit.")] = None,
+    tpm: Annotated[float | None, Opt(help="Tokens-per-minute limit.")] = None,
+    timeout: Annotated[float | None, Opt(help="Seconds before a call times out (default 120).")] = None,
+    max_retries: Annotated[int | None, Opt(help="Retries per call on 429/5xx/timeouts (default 6).")] = None,
+    epochs: Annotated[int, Opt("--epochs", "-e", min=1, help="Repeats of every item.")] = 1,
+    no_cache: Annotated[bool, Opt("--no-cache", help="Don't read or write the response cache.")] = False,
+    cache_dir: Annotated[Path | None, Opt(help="Response cache directory (default ~/.cache/crosslab).")] = None,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar (for CI).")] = False,
+    resume: Annotated[str | None, Opt(help="Run id (under --out) or run directory to resume.")] = None,
+    out: Annotated[Path, Opt(help="Directory that holds run directories.")] = Path("runs"),
+    prices: Annotated[Path | None, Opt(help="YAML price overrides (USD per million tokens).")] = None,
+    limit: Annotated[int | None, Opt(min=1, help="Only the first N items.")] = None,
+    no_preflight: Annotated[bool, Opt("--no-preflight", help="Skip the one-call reachability check.")] = False,
+) -> None:
+    """Run a suite or items file against a target; journal, grade and summarise it."""
+    limits = {"concurrency": concurrency, "requests_per_minute": rpm, "tokens_per_minute": tpm,
+              "timeout_s": timeout, "max_retries": max_retries}
+    if resume:
+        config, journal = _resume_config(resume, out, suite, items, target, limits)
+    else:
+        config = _new_config(suite, items, target, limit, epochs, limits,
+                             {"base_url": base_url, "system_prefix": system_prefix,
+                              "temperature": temperature, "max_tokens": max_tokens, "seed": seed})
+        journal = None
+    try:
+        price_table = load_prices(prices)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot load prices: {exc}")
+    try:
+        model = create_target(config.deployment)
+    except (CredentialsError, TargetError) as exc:
+        fail(str(exc))
+    if not no_preflight:
+        try:
+            asyncio.run(preflight(model))
+        except SampleError as exc:
+            asyncio.run(model.aclose())
+            fail(f"{config.deployment.label} did not answer a test call ({exc.kind}): {exc}", code=1)
+    if journal is None:
+        journal = create_journal(out, config)
+    cache = None if no_cache else ResponseCache(cache_dir or default_cache_dir())
+    run_dir = journal.path.parent
+    environments = all_environments()
+    if "suite" in config.source:
+        environments.update(get_suite(config.source["suite"]).environments)
+    started = time.perf_counter()
+    try:
+        summary = _execute_with_progress(config, model, journal, cache, environments, quiet)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted; finished samples are saved. Resume with: crosslab run --resume {run_dir}")
+        raise typer.Exit(130) from None
+    elapsed = time.perf_counter() - started
+    result = summarize(journal, config.deployment.label, price_table)
+    journal.set_meta("finished_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    journal.close()
+    _print_summary(config, result, summary.skipped, elapsed, run_dir)
+
+
+def _new_config(suite: str | None, items_path: Path | None, target: str | None, limit: int | None,
+                epochs: int, limits: dict[str, Any], settings: dict[str, Any]) -> RunConfig:
+    if (suite is None) == (items_path is None):
+        fail("give exactly one of --suite NAME or --items FILE.jsonl")
+    if target is None:
+        fail("--target is required (e.g. --target local:smollm2; see `crosslab targets`)")
+    try:
+        deployment = parse_target(target, {**settings, **limits})
+    except DeploymentError as exc:
+        fail(str(exc))
+    try:
+        if suite is not None:
+            loaded = get_suite(suite).items()
+            source: dict[str, Any] = {"suite": suite}
+        else:
+            loaded = load_items_file(items_path)
+            source = {"items_file": str(items_path)}
+    except ItemsError as exc:
+        fail(str(exc))
+    if limit is not None:
+        loaded = loaded[:limit]
+    return RunConfig(deployment, loaded, source, epochs)
+
+
+def _resume_config(resume: str, out: Path, suite: str | None, items: Path | None, target: str | None,
+                   limits: dict[str, Any]) -> tuple[RunConfig, Journal]:
+    if suite or items or target:
+        fail("--resume continues a run with its own target and items; drop --suite/--items/--target")
+    run_dir = Path(resume) if Path(resume).is_dir() else out / resume
+    try:
+        journal = Journal.open(run_dir)
+        config = config_from_journal(journal, {k: v for k, v in limits.items() if v is not None})
+    except (JournalError, ValueError) as exc:
+        fail(f"cannot resume {resume}: {exc}")
+    return config, journal
+
+
+def _execute_with_progress(config: RunConfig, model: Any, journal: Journal, cache: ResponseCache | None,
+                           environments: dict[str, Any], quiet: bool) -> Any:
+    total = len(config.items) * config.epochs
+    if quiet:
+        return asyncio.run(execute_run(config, model, journal, cache=cache, environments=environments))
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[errors]} errors"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+    )
+    with progress:
+        task = progress.add_task(config.deployment.label, total=total, rate="", errors=0)
+        done_before = len(journal.completed_ids())
+        progress.update(task, completed=done_before)
+        counts = {"errors": 0, "n": 0}
+        started = time.perf_counter()
+
+        def on_record(record: dict[str, Any]) -> None:
+            counts["n"] += 1
+            counts["errors"] += record["status"] == "error"
+            rate = counts["n"] / max(1e-9, time.perf_counter() - started)
+            progress.update(task, advance=1, errors=counts["errors"], rate=f"{rate:.1f}/s")
+
+        return asyncio.run(execute_run(config, model, journal, cache=cache, environments=environments,
+                                       on_record=on_record))
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
+
+
+def _print_summary(config: RunConfig, result: RunSummary, skipped: int, elapsed: float, run_dir: Path) -> None:
+    table = Table(title=f"{config.deployment.label} · {config.deployment.digest[:12]}")
+    for col in ("category", "slice", "samples", "errors", "graded", "passed", "pass rate"):
+        table.add_column(col, justify="left" if col in ("category", "slice") else "right")
+    for row in [*result.rows, result.total]:
+        table.add_row(row.category, row.slice or "", str(row.samples), str(row.errors), str(row.graded),
+                      str(row.passed), _fmt_rate(row.pass_rate))
+    console.print(table)
+    cost = "n/a (no price)" if result.cost_usd is None else f"${result.cost_usd:.4f}"
+    console.print(f"calls {result.calls} ({result.cached_calls} cached) · tokens in {result.input_tokens} "
+                  f"out {result.output_tokens} · cost {cost} · {elapsed:.1f}s"
+                  + (f" · resumed, {skipped} already done" if skipped else ""), soft_wrap=True)
+    if result.error_kinds:
+        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(result.error_kinds.items()))
+        console.print(f"[red]errors by kind: {kinds}[/]", soft_wrap=True)
+    console.print(f"journal: {run_dir / 'journal.sqlite'}", soft_wrap=True, highlight=False)

@@ -1,0 +1,1 @@
+"""The engine: plan samples, run them against a target, journal every result."""

@@ -1,0 +1,144 @@
+"""The run journal: one SQLite database (WAL) per run directory.
+
+Each finished sample is committed on its own as canonical JSON with its
+SHA-256, so a crash (even SIGKILL) loses at most the samples in flight, and
+``--resume`` re-sends none that finished. The journal also keeps what the run
+was (deployment, items, epochs) so a resumed or re-graded run needs nothing
+else, and later stages (grading, results) read only this file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crosslab.protocol.canonical import canonical_json, sha256_hex
+from crosslab.suites.item import Item
+
+JOURNAL_FILE = "journal.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS items (item_id TEXT PRIMARY KEY, item BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+    sample_id TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    record BLOB NOT NULL,
+    sha256 TEXT NOT NULL,
+    written_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    sample_id TEXT NOT NULL,
+    grader TEXT NOT NULL,
+    verdict BLOB NOT NULL,
+    PRIMARY KEY (sample_id, grader)
+);
+"""
+
+
+class JournalError(RuntimeError):
+    """A journal that is missing, unreadable or not a crosslab journal."""
+
+
+class Journal:
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    # -- opening ---------------------------------------------------------
+    @classmethod
+    def create(cls, run_dir: Path, meta: dict[str, Any], items: list[Item]) -> Journal:
+        """Make a new run directory's journal; the directory must not exist yet."""
+        run_dir.mkdir(parents=True, exist_ok=False)
+        conn = cls._connect(run_dir / JOURNAL_FILE)
+        with conn:
+            conn.executescript(_SCHEMA)
+            conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                             [(k, canonical_json(v)) for k, v in {**meta, "schema": SCHEMA_VERSION}.items()])
+            conn.executemany("INSERT INTO items VALUES (?, ?)",
+                             [(i.id, canonical_json(i.model_dump(mode="json"))) for i in items])
+        return cls(run_dir / JOURNAL_FILE, conn)
+
+    @classmethod
+    def open(cls, run_dir: Path) -> Journal:
+        path = run_dir / JOURNAL_FILE
+        if not path.is_file():
+            raise JournalError(f"no journal at {path}")
+        try:
+            conn = cls._connect(path)
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{path} is not a crosslab journal: {exc}") from exc
+        if version is None or orjson.loads(version[0]) != SCHEMA_VERSION:
+            raise JournalError(f"{path} has an unsupported journal schema")
+        return cls(path, conn)
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives process crashes; only power loss can drop the last commits.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- reading -----------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        return {k: orjson.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def items(self) -> list[Item]:
+        rows = self._conn.execute("SELECT item FROM items ORDER BY rowid")
+        return [Item.model_validate(orjson.loads(r[0])) for r in rows]
+
+    def completed_ids(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT sample_id FROM samples WHERE status = 'ok'")}
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        for (blob,) in self._conn.execute("SELECT record FROM samples ORDER BY rowid"):
+            yield orjson.loads(blob)
+
+    def counts(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT status, count(*) FROM samples GROUP BY status")
+        return {"ok": 0, "error": 0, **dict(rows.fetchall())}
+
+    def verify_hashes(self) -> list[str]:
+        """Sample ids whose stored record no longer matches its SHA-256."""
+        rows = self._conn.execute("SELECT sample_id, record, sha256 FROM samples")
+        return [sid for sid, blob, sha in rows
+                if sha256_hex(blob if isinstance(blob, bytes) else str(blob).encode()) != sha]
+
+    # -- writing -----------------------------------------------------------
+    def write(self, record: dict[str, Any]) -> None:
+        """Commit one sample's record. A finished sample replaces an earlier error, never an ok."""
+        blob = canonical_json(record)
+        self._conn.execute(
+            "INSERT INTO samples (sample_id, item_id, status, record, sha256, written_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sample_id) DO UPDATE SET status = excluded.status, record = excluded.record, "
+            "sha256 = excluded.sha256, written_at = excluded.written_at WHERE samples.status = 'error'",
+            (record["sample_id"], record["item_id"], record["status"], blob, sha256_hex(blob), time.time()),
+        )
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, canonical_json(value)))
+
+    def write_verdicts(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?)",
+                                   [(sid, grader, canonical_json(v)) for sid, grader, v in rows])
+
+    def verdicts(self) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for sid, grader, blob in self._conn.execute("SELECT sample_id, grader, verdict FROM verdicts"):
+            out.setdefault(sid, {})[grader] = orjson.loads(blob)
+        return out

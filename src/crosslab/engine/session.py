@@ -1,0 +1,99 @@
+"""A run from start to finish: validate, preflight, journal, execute, grade.
+
+Kept apart from the CLI so tests, benchmarks and later commands (rounds, the
+demo) start runs the same way. Nothing touches the disk until the inputs are
+valid and the target has answered once, so bad input never leaves a journal.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crosslab import __version__
+from crosslab.engine.cache import ResponseCache
+from crosslab.engine.caller import CallStats, ModelCaller
+from crosslab.engine.interactions import EnvironmentFactory
+from crosslab.engine.journal import Journal
+from crosslab.engine.plan import make_plan
+from crosslab.engine.runner import ExecutionSummary, ProgressCallback, execute
+from crosslab.grading.stage import grade_journal
+from crosslab.suites.item import Item
+from crosslab.suites.registry import items_digest
+from crosslab.targets.base import Target
+from crosslab.targets.deployment import Deployment
+
+NETWORK_PROVIDERS = frozenset({"openai", "anthropic", "google"})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; stored in the journal so resume needs nothing else."""
+
+    deployment: Deployment
+    items: list[Item]
+    source: dict[str, Any]  # {"suite": name} or {"items_file": path}
+    epochs: int = 1
+
+    def meta(self, run_id: str) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "crosslab_version": __version__,
+            "deployment": self.deployment.model_dump(mode="json"),
+            "target_digest": self.deployment.digest,
+            "source": self.source,
+            "epochs": self.epochs,
+            "items_digest": items_digest(self.items),
+        }
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+async def preflight(target: Target) -> None:
+    """One tiny call with few retries, so a wrong URL or key fails in seconds, before any journal."""
+    if target.deployment.provider not in NETWORK_PROVIDERS:
+        return
+    limits = target.deployment.limits.model_copy(update={"max_retries": min(2, target.deployment.limits.max_retries),
+                                                         "backoff_cap_s": 2.0})
+    caller = ModelCaller(target, cache=None, limits=limits)
+    await caller.call([{"role": "user", "content": "Reply with the word OK."}], (), epoch=0,
+                      stats=CallStats(), call_id="preflight")
+
+
+async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
+                      cache: ResponseCache | None, environments: dict[str, EnvironmentFactory],
+                      on_record: ProgressCallback | None = None) -> ExecutionSummary:
+    plan = make_plan(config.items, config.deployment.digest, epochs=config.epochs)
+    try:
+        summary = await execute(plan, target, journal, cache=cache, environments=environments,
+                                on_record=on_record)
+    finally:
+        await target.aclose()
+    grade_journal(journal)
+    return summary
+
+
+def create_journal(out: Path, config: RunConfig) -> Journal:
+    run_id = new_run_id()
+    return Journal.create(out / run_id, config.meta(run_id), config.items)
+
+
+def config_from_journal(journal: Journal, deployment_overrides: dict[str, Any]) -> RunConfig:
+    """Rebuild a run's config from its journal; only operational limits may change on resume."""
+    meta = journal.meta()
+    fields = meta["deployment"]
+    if deployment_overrides:
+        fields = {**fields, "limits": {**fields["limits"], **deployment_overrides}}
+    deployment = Deployment.model_validate(fields)
+    if deployment.digest != meta["target_digest"]:
+        raise ValueError("journal's deployment does not match its recorded digest")
+    items = journal.items()
+    if items_digest(items) != meta["items_digest"]:
+        raise ValueError("journal's items do not match their recorded digest")
+    return RunConfig(deployment, items, meta["source"], meta["epochs"])

@@ -1,0 +1,1 @@
+"""Graders: pure functions from (item, transcript) to a Verdict."""

@@ -1,0 +1,1 @@
+"""Protocol layer: canonical encodings and (later) the signed methodology."""

@@ -1,0 +1,1 @@
+"""Results: metrics computed from a graded journal."""

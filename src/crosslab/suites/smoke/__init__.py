@@ -1,0 +1,1 @@
+"""The smoke suite: small, harmless items that show every interaction type working."""

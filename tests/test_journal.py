@@ -1,0 +1,56 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crosslab.engine.journal import Journal, JournalError
+from crosslab.suites.item import Item
+
+ITEMS = [Item.model_validate({"id": "a", "input": "x"})]
+
+
+def record(sid: str, status: str, text: str = "hi") -> dict:
+    return {"sample_id": sid, "item_id": "a", "status": status, "messages": [{"role": "assistant", "content": text}]}
+
+
+def test_ok_is_never_overwritten_but_error_is_replaced(tmp_path: Path):
+    j = Journal.create(tmp_path / "run", {"run_id": "r"}, ITEMS)
+    j.write(record("s1", "error"))
+    j.write(record("s1", "ok", "first"))
+    j.write(record("s1", "ok", "second"))  # a duplicate finish must not replace the first result
+    j.write(record("s1", "error"))
+    [only] = list(j.records())
+    assert only["status"] == "ok" and only["messages"][0]["content"] == "first"
+    assert j.completed_ids() == {"s1"}
+    assert j.counts() == {"ok": 1, "error": 0}
+
+
+def test_meta_and_items_round_trip(tmp_path: Path):
+    j = Journal.create(tmp_path / "run", {"run_id": "r", "epochs": 2}, ITEMS)
+    j.close()
+    j2 = Journal.open(tmp_path / "run")
+    assert j2.meta()["epochs"] == 2 and j2.items() == ITEMS
+
+
+def test_tampered_record_is_detected(tmp_path: Path):
+    j = Journal.create(tmp_path / "run", {"run_id": "r"}, ITEMS)
+    j.write(record("s1", "ok"))
+    j.write(record("s2", "ok"))
+    j.close()
+    with sqlite3.connect(tmp_path / "run" / "journal.sqlite") as conn:
+        conn.execute("UPDATE samples SET record = replace(record, 'hi', 'ho') WHERE sample_id = 's2'")
+    assert Journal.open(tmp_path / "run").verify_hashes() == ["s2"]
+
+
+def test_existing_run_dir_is_never_reused(tmp_path: Path):
+    Journal.create(tmp_path / "run", {"run_id": "r"}, ITEMS)
+    with pytest.raises(FileExistsError):
+        Journal.create(tmp_path / "run", {"run_id": "r"}, ITEMS)
+
+
+def test_open_refuses_missing_or_foreign_files(tmp_path: Path):
+    with pytest.raises(JournalError, match="no journal"):
+        Journal.open(tmp_path)
+    (tmp_path / "journal.sqlite").write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(JournalError, match="not a crosslab journal"):
+        Journal.open(tmp_path)
