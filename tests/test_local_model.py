@@ -47,12 +47,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def llama_server():
+def llama_server(tmp_path: Path):
     port = free_port()
+    log = (tmp_path / "llama-server.log").open("w+b")  # a file, not a pipe: a full pipe would block the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model_path("smollm2")),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -63,12 +64,14 @@ def llama_server():
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"llama.cpp server did not start: {proc.stderr.read().decode()[-2000:]}")
+                    log.seek(0)
+                    raise RuntimeError(f"llama.cpp server did not start: {log.read().decode()[-2000:]}")
                 time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
 
 
 def test_openai_adapter_against_llama_cpp_server(tmp_path: Path, llama_server: str):

@@ -24,11 +24,12 @@ except ModuleNotFoundError:  # bare `pytest` puts tests/, not the repo root, on 
 
 # provider -> (target spec, API-key variable, path the SDK's base_url must carry)
 PROVIDERS: dict[str, tuple[str, str, str]] = {
-    "openai": ("openai:loopback-gpt", "OPENAI_API_KEY", "/v1"),  # the SDK appends /chat/completions
+    "openai": ("openai:loopback-gpt", "OPENAI_API_KEY", "/v1"),  # we append /chat/completions
+    "openai-sdk": ("openai:loopback-gpt", "OPENAI_API_KEY", "/v1"),  # same, through the official SDK
     "anthropic": ("anthropic:loopback-claude", "ANTHROPIC_API_KEY", ""),  # the SDK appends /v1/messages
     "google": ("google:loopback-gemini", "GOOGLE_API_KEY", ""),  # the SDK appends /v1beta/models/...
 }
-FINISH_STOP = {"openai": "stop", "anthropic": "end_turn", "google": "STOP"}
+FINISH_STOP = {"openai": "stop", "openai-sdk": "stop", "anthropic": "end_turn", "google": "STOP"}
 
 LOOKUP = ToolSpec(
     name="lookup",
@@ -67,6 +68,8 @@ def make_target(provider: str, srv: RunningServer, monkeypatch: pytest.MonkeyPat
     spec, key_env, path = PROVIDERS[provider]
     monkeypatch.setenv(key_env, "loopback-test-key")
     fields = {"base_url": srv.url + path, "timeout_s": 5.0, "max_retries": 0, **overrides}
+    if provider == "openai-sdk":
+        fields["transport"] = "sdk"
     return create_target(parse_target(spec, fields))
 
 

@@ -69,25 +69,23 @@ def run(
         model = create_target(config.deployment)
     except (CredentialsError, TargetError) as exc:
         fail(str(exc))
-    if not no_preflight:
-        try:
-            asyncio.run(preflight(model))
-        except SampleError as exc:
-            asyncio.run(model.aclose())
-            fail(f"{config.deployment.label} did not answer a test call ({exc.kind}): {exc}", code=1)
-    if journal is None:
-        journal = create_journal(out, config)
     cache = None if no_cache else ResponseCache(cache_dir or default_cache_dir())
-    run_dir = journal.path.parent
     environments = all_environments()
     if "suite" in config.source:
         environments.update(get_suite(config.source["suite"]).environments)
     started = time.perf_counter()
+    opened: list[Journal] = [journal] if journal else []
     try:
-        summary = _execute_with_progress(config, model, journal, cache, environments, quiet)
+        journal, summary = asyncio.run(_session(config, model, opened, out, cache, environments,
+                                                quiet=quiet, check_first=not no_preflight))
+    except SampleError as exc:
+        fail(f"{config.deployment.label} did not answer a test call ({exc.kind}): {exc}", code=1)
     except KeyboardInterrupt:
-        err_console.print(f"interrupted; finished samples are saved. Resume with: crosslab run --resume {run_dir}")
+        if opened:
+            err_console.print("interrupted; finished samples are saved. Resume with: "
+                              f"crosslab run --resume {opened[0].path.parent}", soft_wrap=True)
         raise typer.Exit(130) from None
+    run_dir = journal.path.parent
     elapsed = time.perf_counter() - started
     result = summarize(journal, config.deployment.label, price_table)
     journal.set_meta("finished_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -132,11 +130,30 @@ def _resume_config(resume: str, out: Path, suite: str | None, items: Path | None
     return config, journal
 
 
-def _execute_with_progress(config: RunConfig, model: Any, journal: Journal, cache: ResponseCache | None,
-                           environments: dict[str, Any], quiet: bool) -> Any:
+async def _session(config: RunConfig, model: Any, opened: list[Journal], out: Path,
+                   cache: ResponseCache | None, environments: dict[str, Any], *, quiet: bool,
+                   check_first: bool) -> tuple[Journal, Any]:
+    """Preflight, then journal and execute, all on one event loop (HTTP sessions bind to it).
+
+    ``opened`` holds the journal (given, or created after the preflight) so an
+    interrupted caller can say where to resume.
+    """
+    try:
+        if check_first:
+            await preflight(model)  # raises SampleError before any journal exists
+        if not opened:
+            opened.append(create_journal(out, config))
+        journal = opened[0]
+        return journal, await _execute_with_progress(config, model, journal, cache, environments, quiet)
+    finally:
+        await model.aclose()
+
+
+async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal, cache: ResponseCache | None,
+                                 environments: dict[str, Any], quiet: bool) -> Any:
     total = len(config.items) * config.epochs
     if quiet:
-        return asyncio.run(execute_run(config, model, journal, cache=cache, environments=environments))
+        return await execute_run(config, model, journal, cache=cache, environments=environments)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[errors]} errors"),
@@ -155,8 +172,8 @@ def _execute_with_progress(config: RunConfig, model: Any, journal: Journal, cach
             rate = counts["n"] / max(1e-9, time.perf_counter() - started)
             progress.update(task, advance=1, errors=counts["errors"], rate=f"{rate:.1f}/s")
 
-        return asyncio.run(execute_run(config, model, journal, cache=cache, environments=environments,
-                                       on_record=on_record))
+        return await execute_run(config, model, journal, cache=cache, environments=environments,
+                                 on_record=on_record)
 
 
 def _fmt_rate(rate: float | None) -> str:

@@ -58,8 +58,9 @@ class Journal:
         """Make a new run directory's journal; the directory must not exist yet."""
         run_dir.mkdir(parents=True, exist_ok=False)
         conn = cls._connect(run_dir / JOURNAL_FILE)
+        conn.executescript(_SCHEMA)
         with conn:
-            conn.executescript(_SCHEMA)
+            conn.execute("BEGIN")  # one transaction for all items, not one commit per row
             conn.executemany("INSERT INTO meta VALUES (?, ?)",
                              [(k, canonical_json(v)) for k, v in {**meta, "schema": SCHEMA_VERSION}.items()])
             conn.executemany("INSERT INTO items VALUES (?, ?)",

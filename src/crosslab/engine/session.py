@@ -69,12 +69,13 @@ async def preflight(target: Target) -> None:
 async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
                       cache: ResponseCache | None, environments: dict[str, EnvironmentFactory],
                       on_record: ProgressCallback | None = None) -> ExecutionSummary:
+    """Execute the plan (skipping samples already ok in the journal), then grade it.
+
+    The caller owns the target and closes it (``await target.aclose()``).
+    """
     plan = make_plan(config.items, config.deployment.digest, epochs=config.epochs)
-    try:
-        summary = await execute(plan, target, journal, cache=cache, environments=environments,
-                                on_record=on_record)
-    finally:
-        await target.aclose()
+    summary = await execute(plan, target, journal, cache=cache, environments=environments,
+                            on_record=on_record)
     grade_journal(journal)
     return summary
 

