@@ -18,6 +18,7 @@ from crosslab.targets.base import Target
 from crosslab.targets.deployment import (
     Deployment,
     DeploymentError,
+    Limits,
     build_deployment,
     load_deployment_yaml,
 )
@@ -78,7 +79,7 @@ def parse_target(spec: str, overrides: dict[str, Any] | None = None) -> Deployme
     limits = dict(fields.get("limits") or {})
     if fields["provider"] in SERIAL_PROVIDERS:
         limits.setdefault("concurrency", 1)
-    for key in ("concurrency", "timeout_s", "max_retries", "requests_per_minute", "tokens_per_minute"):
+    for key in Limits.model_fields:
         if key in overrides:
             limits[key] = overrides.pop(key)
     fields = {**fields, **overrides, "limits": limits}

@@ -1,0 +1,183 @@
+"""The engine against a faulty server over real HTTP: nothing lost, nothing sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+from tests.support.loopback_server import running_server
+
+from crosslab.engine.journal import Journal
+from crosslab.engine.plan import make_plan
+from crosslab.engine.session import RunConfig, create_journal, execute_run
+from crosslab.suites.item import Item
+from crosslab.suites.registry import all_environments
+from crosslab.targets.registry import create_target, parse_target
+
+FAULTS = ["rate_limit", "server_error", "hang", "malformed", "reset"]
+
+
+def items(n: int) -> list[Item]:
+    return [Item.model_validate({"id": f"q{i:04d}", "input": f"question {i}", "target": f"question {i}"})
+            for i in range(n)]
+
+
+def run_engine(url: str, the_items: list[Item], out: Path, **limits) -> Journal:
+    os.environ["OPENAI_API_KEY"] = "loopback-key"
+    deployment = parse_target("openai:loopback", {"base_url": url + "/v1", **limits})
+    config = RunConfig(deployment, the_items, {"items_file": "generated"})
+    journal = create_journal(out, config)
+    target = create_target(deployment)
+
+    async def go() -> None:
+        try:
+            await execute_run(config, target, journal, cache=None, environments=all_environments())
+        finally:
+            await target.aclose()
+
+    asyncio.run(go())
+    return journal
+
+
+def test_twenty_percent_faults_over_1000_samples(tmp_path: Path):
+    the_items = items(1000)
+    with running_server(fault_rate=0.2, faults=FAULTS, retry_after=0.05, hang_s=5, seed=7) as srv:
+        journal = run_engine(srv.url, the_items, tmp_path, concurrency=50, timeout_s=0.5, max_retries=8,
+                             backoff_base_s=0.01, backoff_cap_s=0.2)
+        stats = srv.stats()
+    records = list(journal.records())
+    plan_ids = {s.id for s in make_plan(the_items, journal.meta()["target_digest"])}
+    assert len(records) == 1000 and {r["sample_id"] for r in records} == plan_ids  # none lost, none doubled
+    assert sum(stats["faults"].values()) > 150 and set(stats["faults"]) == set(FAULTS)
+    for r in records:
+        key = r["messages"][0]["content"]
+        if r["status"] == "ok":
+            assert r["messages"][-1]["content"] == f"ECHO: {key}"
+            assert stats["ok"].get(key) == 1  # the server answered it exactly once
+        else:  # possible only if all 9 attempts failed
+            assert r["error"]["kind"] and stats["ok"].get(key, 0) == 0
+    assert sum(stats["ok"].values()) == journal.counts()["ok"]
+    retried = [r for r in records if r["stats"]["retries"]]
+    assert len(retried) > 100
+
+
+def test_exhausted_retries_become_explicit_errors(tmp_path: Path):
+    with running_server(fault_rate=0.5, faults=["rate_limit", "server_error", "malformed", "reset"],
+                        retry_after=0.01, seed=3) as srv:
+        journal = run_engine(srv.url, items(200), tmp_path, concurrency=20, max_retries=0)
+        stats = srv.stats()
+    counts = journal.counts()
+    assert counts["ok"] + counts["error"] == 200
+    assert 60 < counts["error"] < 140
+    kinds = {r["error"]["kind"] for r in journal.records() if r["status"] == "error"}
+    assert kinds == {"rate_limit", "server_error", "bad_response", "connection"}
+    assert sum(stats["ok"].values()) == counts["ok"]
+    # errors are graded as nothing: the pass count covers ok samples only
+    verdicts = journal.verdicts()
+    assert len(verdicts) == counts["ok"]
+
+
+def test_scripted_turns_and_native_tool_loop(tmp_path: Path):
+    scripted = Item.model_validate({
+        "id": "chat", "interaction": "scripted", "messages": [{"role": "user", "content": "first"}],
+        "followups": ["second", "third"], "grading": {"type": "includes", "target": "ECHO: third"}})
+    agent = Item.model_validate({
+        "id": "tool", "interaction": "agent", "environment": "lookup", "max_steps": 3,
+        "messages": [{"role": "user", "content": 'CALL_TOOL lookup {"keyword": "wifi"}'}],
+        "metadata": {"handbook": {"wifi": "The office wifi network is called BlueHeron."}},
+        "grading": {"type": "includes", "target": "BlueHeron"}})
+    with running_server() as srv:
+        journal = run_engine(srv.url, [scripted, agent], tmp_path)
+    by_id = {r["item_id"]: r for r in journal.records()}
+    chat = by_id["chat"]
+    assert [m["content"] for m in chat["messages"] if m["role"] == "assistant"] == \
+        ["ECHO: first", "ECHO: second", "ECHO: third"]
+    tool = by_id["tool"]
+    assert tool["messages"][1]["tool_calls"][0]["arguments"] == {"keyword": "wifi"}
+    assert tool["messages"][2] == {"role": "tool", "tool_call_id": tool["messages"][1]["tool_calls"][0]["id"],
+                                   "name": "lookup", "content": "The office wifi network is called BlueHeron."}
+    assert tool["messages"][3]["content"] == "TOOL_RESULT: The office wifi network is called BlueHeron."
+    assert tool["agent"]["stop_reason"] == "answered" and tool["agent"]["environment"]["state"] == {"calls": 1}
+    verdicts = journal.verdicts()
+    assert all(verdicts[r["sample_id"]]["includes"]["label"] == "pass" for r in by_id.values())
+
+
+def ok_ids(journal_path: Path) -> set[str]:
+    with sqlite3.connect(journal_path) as conn:
+        return {r[0] for r in conn.execute("SELECT sample_id FROM samples WHERE status = 'ok'")}
+
+
+def test_sigkill_then_resume_resends_no_finished_sample(tmp_path: Path):
+    n = 300
+    items_file = tmp_path / "items.jsonl"
+    items_file.write_text("".join(json.dumps({"id": f"q{i}", "input": f"question {i}"}) + "\n" for i in range(n)))
+    out = tmp_path / "runs"
+    secret = "sk-canary-4f1d9e0b7c"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["OPENAI_API_KEY"] = secret
+    with running_server(latency=0.2) as srv:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crosslab", "run", "--items", str(items_file), "--target", "openai:loopback",
+             "--base-url", srv.url + "/v1", "--concurrency", "10", "--no-cache", "--quiet", "--out", str(out)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            runs = list(out.glob("*/journal.sqlite")) if out.exists() else []
+            if runs and len(ok_ids(runs[0])) >= n // 3:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        [journal_path] = runs
+        done_at_kill = ok_ids(journal_path)
+        assert n // 3 <= len(done_at_kill) < n
+
+        resumed = run_cli("run", "--resume", str(journal_path.parent), "--no-cache", "--quiet",
+                          env={"OPENAI_API_KEY": secret})
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"resumed, {len(done_at_kill)} already done" in resumed.stdout
+        stats = srv.stats()
+
+    journal = Journal.open(journal_path.parent)
+    records = list(journal.records())
+    assert len(records) == n and len({r["sample_id"] for r in records}) == n
+    assert all(r["status"] == "ok" for r in records) and journal.verify_hashes() == []
+    by_id = {r["sample_id"]: r["messages"][0]["content"] for r in records}
+    for sid in done_at_kill:
+        assert stats["ok"][by_id[sid]] == 1, "a sample finished before the kill was sent again"
+    # samples in flight at the kill may have reached the server once before; never more than twice
+    assert max(stats["ok"].values()) <= 2
+    # the API key never reaches the journal or the output
+    assert secret.encode() not in journal_path.read_bytes()
+    for extra in journal_path.parent.iterdir():
+        assert secret.encode() not in extra.read_bytes()
+    assert secret not in resumed.stdout + resumed.stderr
+
+
+@pytest.mark.parametrize("provider, key_env, suffix", [
+    ("anthropic", "ANTHROPIC_API_KEY", ""), ("google", "GOOGLE_API_KEY", "")])
+def test_cli_runs_other_wire_formats(tmp_path: Path, provider: str, key_env: str, suffix: str):
+    out = tmp_path / "runs"
+    items_file = tmp_path / "items.jsonl"
+    items_file.write_text('{"id": "a", "input": "hello", "target": "ECHO: hello"}\n')
+    with running_server() as srv:
+        result = run_cli("run", "--items", str(items_file), "--target", f"{provider}:loopback",
+                         "--base-url", srv.url + suffix, "--no-cache", "--quiet", "--out", str(out),
+                         env={key_env: "loopback-key"})
+    assert result.returncode == 0, result.stderr
+    [run_dir] = list(out.iterdir())
+    journal = Journal.open(run_dir)
+    [record] = list(journal.records())
+    assert record["status"] == "ok" and record["messages"][-1]["content"] == "ECHO: hello"
+    assert journal.verdicts()[record["sample_id"]]["includes"]["label"] == "pass"
