@@ -3,7 +3,8 @@
 A loopback server (tests/support/loopback_server.py) runs in its own process and
 answers every chat completion after a fixed latency L. For each concurrency C and
 latency L we run N samples end to end through the real engine, exactly as
-``crosslab run`` does after its preflight: the official openai SDK target, a fresh
+``crosslab run`` does after its preflight: the default ``openai:`` target (Chat
+Completions over aiohttp; ``--transport sdk`` measures the official SDK instead), a fresh
 SQLite journal (every record committed), then the grading stage (``includes``).
 The clock covers target creation, journal creation (items stored), execution,
 closing the client and grading; interpreter start and imports are excluded.
@@ -154,14 +155,15 @@ class Measurement:
 
 
 def run_ours(server: Server, items: list[Any], c: int, *, cache_dir: Path | None = None,
-             label: str = "") -> Measurement:
+             label: str = "", transport: str = "aiohttp") -> Measurement:
     from crosslab.engine.cache import ResponseCache
     from crosslab.engine.session import RunConfig, create_journal, execute_run
     from crosslab.targets.registry import create_target, parse_target
 
     n = len(items)
     deployment = parse_target("openai:bench-model",
-                              {"base_url": server.url + "/v1", "concurrency": c, "timeout_s": 30})
+                              {"base_url": server.url + "/v1", "concurrency": c, "timeout_s": 30,
+                               "transport": transport})
     config = RunConfig(deployment, items, {"items_file": "bench/engine_throughput.py"})
     last_record = [0.0]
 
@@ -176,8 +178,14 @@ def run_ours(server: Server, items: list[Any], c: int, *, cache_dir: Path | None
         target = create_target(deployment)
         journal = create_journal(Path(out), config)
         t1 = time.perf_counter()
-        summary = asyncio.run(execute_run(config, target, journal, cache=cache, environments={},
-                                          on_record=on_record))
+        async def go() -> Any:
+            try:
+                return await execute_run(config, target, journal, cache=cache, environments={},
+                                         on_record=on_record)
+            finally:
+                await target.aclose()
+
+        summary = asyncio.run(go())
         t2 = time.perf_counter()
         cpu = time.process_time() - cpu0
         server_cpu1 = server.cpu_seconds()
@@ -322,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setup-inspect", action="store_true", help="create --inspect-venv if it is missing")
     p.add_argument("--no-inspect", action="store_true", help="skip Inspect even if its venv exists")
     p.add_argument("--inspect-timeout", type=float, default=600.0, help="seconds per Inspect run")
+    p.add_argument("--transport", choices=("aiohttp", "sdk"), default="aiohttp",
+                   help="the openai: target's transport (default aiohttp; sdk = the official openai client)")
     p.add_argument("--no-cache-run", action="store_true", help="skip the response-cache configuration")
     p.add_argument("--configs", default=None,
                    help="only these C x L pairs, L in seconds, e.g. '500x0.05,500x0.5' (default: the full grid)")
@@ -362,9 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     for lat in latencies:
         with Server(lat) as server:
             if lat == latencies[0]:
-                run_ours(server, make_items(min(n, 200)), 50)  # warm-up, not reported
+                run_ours(server, make_items(min(n, 200)), 50, transport=args.transport)  # warm-up, not reported
             for c in [c for c, cl in configs if cl == lat]:
-                m = run_ours(server, items, c)
+                m = run_ours(server, items, c, transport=args.transport)
                 line = (f"  ours    C={c:<4} L={fmt_latency(lat):<7} {m.sps:8,.0f} samples/s  "
                         f"ratio {fmt_num(m.ratio, 2):>4}  CPU {m.cpu_ms:.2f} ms/sample")
                 print(line, flush=True)
@@ -376,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_cache_run and lat == CACHE_CONFIG[1]:
                 with tempfile.TemporaryDirectory(prefix="crosslab-bench-cache-") as cache_dir:
                     for label in ("cache cold", "cache warm"):
-                        m = run_ours(server, items, CACHE_CONFIG[0], cache_dir=Path(cache_dir), label=label)
+                        m = run_ours(server, items, CACHE_CONFIG[0], cache_dir=Path(cache_dir), label=label,
+                                     transport=args.transport)
                         expected = n if label == "cache warm" else 0
                         if m.extra["cached_calls"] != expected:
                             sys.exit(f"bench: {label}: {m.extra['cached_calls']} cached calls, expected {expected}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "crosslab", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd or REPO)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for servers the tests start, or to be refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,17 +1,10 @@
 """Bad input must give one clear line, a non-zero exit, and no journal."""
 
-import socket
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port, run_cli
 
 
 def assert_one_line_failure(result, code: int, *needles: str) -> None:

@@ -19,6 +19,8 @@ from tests.support.loopback_server import running_server
 
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
+from crosslab.results.costs import load_prices
+from crosslab.results.summary import summarize
 from crosslab.engine.session import RunConfig, create_journal, execute_run
 from crosslab.suites.item import Item
 from crosslab.suites.registry import all_environments
@@ -85,6 +87,11 @@ def test_exhausted_retries_become_explicit_errors(tmp_path: Path):
     # errors are graded as nothing: the pass count covers ok samples only
     verdicts = journal.verdicts()
     assert len(verdicts) == counts["ok"]
+    summary = summarize(journal, "openai:loopback", load_prices())
+    assert summary.total.samples == 200 and summary.total.errors == counts["error"]
+    assert summary.total.graded == counts["ok"] and summary.total.passed == counts["ok"]
+    assert sum(summary.error_kinds.values()) == counts["error"]
+    assert summary.cost_usd is None  # no price for this model: shown as n/a
 
 
 def test_scripted_turns_and_native_tool_loop(tmp_path: Path):

@@ -13,6 +13,11 @@ LABELLED = [
     ("Newark", "New York", "fail"),
     ("H2O", "H2O", "pass"),
     ("HO2", "H2O", "fail"),
+    ("new yorker, new york", "New York", "pass"),
+    ("NewYork", "New York", "fail"),
+    ("Il est à Paris.", "paris", "pass"),  # non-ASCII text takes the regex path
+    ("São  Paulo it is", "são paulo", "pass"),
+    ("Sao Paulo", "São Paulo", "fail"),
 ]
 
 
@@ -21,6 +26,17 @@ def test_includes_on_labelled_examples(response: str, target: str, label: str):
     verdict = grade_includes(response, target)
     assert verdict.label == label
     assert verdict.score == (1.0 if label == "pass" else 0.0)
+
+
+def test_fast_path_agrees_with_the_regex_on_many_cases():
+    from crosslab.grading.includes import _find_words, _pattern
+
+    texts = ["a b  c", "ab c", "x a\tb c y", "a a b c", "b c a", "a\nb\n\nc!", "a b", ""]
+    targets = ["a b c", "a", "b  c", "c", "a b"]
+    for text in texts:
+        for target in targets:
+            match = _pattern(target).search(text)
+            assert _find_words(text.lower(), target.lower().split()) == (match.span() if match else None)
 
 
 def test_evidence_points_at_the_matched_span():

@@ -1,6 +1,5 @@
 """The embedded SmolLM2 model, in-process and behind llama.cpp's OpenAI-compatible server."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import free_port, run_cli
 
 from crosslab.engine.journal import Journal
 from crosslab.targets.local_target import resolve_model_path
@@ -38,12 +37,6 @@ def test_embedded_model_runs_the_smoke_suite_deterministically(tmp_path: Path):
         assert result.returncode == 0, result.stderr
         texts.append([r["messages"][-1]["content"] for r in assert_real_answers(out, 4)])
     assert texts[0] == texts[1]  # temperature 0 and a fixed seed: the same words twice
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,11 +19,28 @@ def _pattern(target: str) -> re.Pattern[str]:
     return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
 
 
+def _find_words(text: str, words: list[str]) -> tuple[int, int] | None:
+    """Where ``words`` occur in ``text`` separated by runs of whitespace (both lower-cased)."""
+    start = text.find(words[0])
+    while start >= 0:
+        end = start + len(words[0])
+        for word in words[1:]:
+            gap = end
+            while gap < len(text) and text[gap].isspace():
+                gap += 1
+            if gap == end or not text.startswith(word, gap):
+                break
+            end = gap + len(word)
+        else:
+            return start, end
+        start = text.find(words[0], start + 1)
+    return None
+
+
 def _find(response: str, target: str) -> tuple[int, int] | None:
-    if target.isascii() and response.isascii() and len(target.split()) == 1:
-        # fast path: ASCII lower-casing keeps offsets, and one word needs no whitespace folding
-        start = response.lower().find(target.strip().lower())
-        return None if start < 0 else (start, start + len(target.strip()))
+    if target.isascii() and response.isascii():
+        # fast path (no regex to compile per target): ASCII lower-casing keeps offsets
+        return _find_words(response.lower(), target.lower().split())
     match = _pattern(target).search(response)
     return match.span() if match else None
 
