@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any
 
 import aiohttp
 import pydantic
