@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from crosslab import __version__
+from crosslab.cli.compare_cmd import compare, plan
 from crosslab.cli.run import run
 from crosslab.cli.targets_cmd import targets
 
@@ -17,6 +18,8 @@ app = typer.Typer(
 )
 app.command()(run)
 app.command()(targets)
+app.command()(compare)
+app.command()(plan)
 
 
 @app.command()
