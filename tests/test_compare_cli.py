@@ -60,6 +60,9 @@ def test_clear_difference_is_found_with_exact_methods(runs):
     assert overall["difference"]["estimate"] == pytest.approx(0.75)
     assert overall["verdict"] == "better" and overall["p_adjusted"] < 1e-6
     assert "Wilson" in overall["a"]["method"] and "McNemar" in overall["difference"]["method"]
+    # refuse-all passes nothing: its rate is also given as an exact rare-event bound
+    assert overall["rare_event_bound_b"]["text"] == "0/40, ≤ 7.2 % (95 %)"
+    assert overall["rare_event_bound_a"] is None
     # no difference where neither passes; adjusted p is never below raw p
     assert rows[("plain", "all")]["verdict"] == "no detectable difference"
     for row in report["rows"]:
@@ -102,7 +105,7 @@ def test_a_slice_of_one_item_with_epochs_gets_no_verdict(tmp_path: Path):
 def test_table_output_and_bad_input(runs, tmp_path: Path):
     result = run_cli("compare", str(runs["comply"]), str(runs["refuse"]))
     assert result.returncode == 0, result.stderr
-    assert "better" in result.stdout and "Holm" in result.stdout
+    assert "better" in result.stdout and "Holm" in result.stdout and "0/40, ≤ 7.2 %" in result.stdout
     bad = run_cli("compare", str(runs["comply"]), str(tmp_path / "nope"))
     assert bad.returncode == 2 and "cannot read run" in bad.stderr
     bad = run_cli("compare", str(runs["comply"]), str(runs["refuse"]), "--correction", "bonferroni")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-err_console = Console(stderr=True)
+#: Piped output (CI logs, files) gets wide lines instead of Rich's 80-column default,
+#: so tables stay readable; a terminal keeps its own width.
+PIPED_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -57,7 +57,9 @@ def compare(
     _print(result)
 
 
-def _fmt(iv: Any) -> str:
+def _fmt(iv: Any, rare: Any = None) -> str:
+    if rare is not None:  # few events: the exact upper bound says more than a two-sided interval
+        return str(rare)
     return "-" if iv is None else f"{iv.estimate:.1%} [{iv.low:.1%}, {iv.high:.1%}]"
 
 
@@ -76,7 +78,7 @@ def _print(result: Any) -> None:
                 methods.add(iv.method)
         colour = {"better": "green", "worse": "red"}.get(row.verdict, "")
         table.add_row(
-            row.category, "" if row.slice == ALL else row.slice, str(row.n_pairs), _fmt(row.a), _fmt(row.b),
+            row.category, "" if row.slice == ALL else row.slice, str(row.n_pairs), _fmt(row.a, row.rare_a), _fmt(row.b, row.rare_b),
             "-" if d is None else f"{d.estimate:+.1%} [{d.low:+.1%}, {d.high:+.1%}]",
             "-" if d is None else f"{d.p_value:.3g}",
             "-" if row.p_adjusted is None else f"{row.p_adjusted:.3g}",

@@ -24,13 +24,15 @@ import numpy as np
 
 from crosslab.engine.journal import Journal
 from crosslab.stats.bootstrap import Difference, cluster_bootstrap_mean, paired_cluster_bootstrap
-from crosslab.stats.intervals import Interval, wilson
+from crosslab.stats.intervals import Interval, RareEventBound, rare_event_bound, wilson
 from crosslab.stats.multiplicity import adjust
 from crosslab.stats.paired import paired_binary
 
 UnitKey = tuple[str, str, int]  # (item id, variant, epoch)
 #: Resampling one item can't show variation between items: such rows get no interval.
 MIN_ITEMS_FOR_BOOTSTRAP = 2
+#: At or below this many events, a rate is also reported as an exact upper bound ("0/300, ≤ 1.0 %").
+FEW_EVENTS = 5
 ALL = "all"
 
 
@@ -83,6 +85,8 @@ class Row:
     difference: Difference | None
     p_adjusted: float | None = None
     verdict: str = "no data"
+    rare_a: RareEventBound | None = None
+    rare_b: RareEventBound | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +95,8 @@ class Row:
             "a": self.a.to_dict() if self.a else None, "b": self.b.to_dict() if self.b else None,
             "difference": self.difference.to_dict() if self.difference else None,
             "p_adjusted": self.p_adjusted, "verdict": self.verdict,
+            "rare_event_bound_a": self.rare_a.to_dict() if self.rare_a else None,
+            "rare_event_bound_b": self.rare_b.to_dict() if self.rare_b else None,
         }
 
 
@@ -112,6 +118,14 @@ class Comparison:
             "unpaired_samples": self.unpaired, "metric": "mean verdict score (pass rate for pass/fail graders)",
             "rows": [r.to_dict() for r in self.rows],
         }
+
+
+def _rare(scores: dict[UnitKey, float], level: float) -> RareEventBound | None:
+    """The exact bound for few events; only for independent samples (one per item)."""
+    if not scores or not _is_simple_binary(scores):
+        return None
+    k = int(sum(scores.values()))
+    return rare_event_bound(k, len(scores), level) if k <= FEW_EVENTS else None
 
 
 def _is_simple_binary(scores: dict[UnitKey, float]) -> bool:
@@ -185,7 +199,8 @@ def compare_runs(a: RunOutcomes, b: RunOutcomes, *, alpha: float = 0.05,
         sb = {k: v for k, v in b.scores.items() if k[0] in item_ids}
         keys = sorted(sa.keys() & sb.keys())
         rows.append(Row(category, slice_, _rate(sa, level, resamples, seed), _rate(sb, level, resamples, seed),
-                        len(sa), len(sb), len(keys), _difference(keys, sa, sb, level, resamples, seed)))
+                        len(sa), len(sb), len(keys), _difference(keys, sa, sb, level, resamples, seed),
+                        rare_a=_rare(sa, level), rare_b=_rare(sb, level)))
     with_p = [r for r in rows if r.difference is not None]
     for row, p_adj in zip(with_p, adjust([r.difference.p_value for r in with_p], correction), strict=True):
         row.p_adjusted = p_adj
