@@ -6,7 +6,10 @@ import typer
 
 from crosslab import __version__
 from crosslab.cli.compare_cmd import compare, plan
+from crosslab.cli.keys_cmd import app as keys_app
+from crosslab.cli.protocol_cmd import app as protocol_app
 from crosslab.cli.run import run
+from crosslab.cli.suites_cmd import suites
 from crosslab.cli.targets_cmd import targets
 
 app = typer.Typer(
@@ -20,6 +23,9 @@ app.command()(run)
 app.command()(targets)
 app.command()(compare)
 app.command()(plan)
+app.command()(suites)
+app.add_typer(keys_app, name="keys")
+app.add_typer(protocol_app, name="protocol")
 
 
 @app.command()

@@ -1,0 +1,162 @@
+"""The agreed methodology, as data: who takes part, what runs, what may be published.
+
+A protocol is written in YAML. Participants are named by their public
+identity files; loading resolves those files and embeds the identities, so the
+protocol id (SHA-256 of the RFC 8785 canonical JSON of the resolved protocol)
+commits to every participant's keys, every pinned suite digest, the sampling
+settings and the disclosure policy. Changing any of them changes the id, and
+the participants' signatures no longer match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crosslab.protocol.jcs import jcs, jcs_digest
+
+FORMAT = "crosslab-protocol/1"
+Tier = Literal["public", "restricted", "withheld"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SigningKey(Strict):
+    type: Literal["ed25519"] = "ed25519"
+    public: str  # base64 of the raw 32-byte key
+    keyid: str
+
+
+class Identity(Strict):
+    """A participant's public identity, as exchanged in LAB.identity.json."""
+
+    lab: str
+    name: str
+    signing_key: SigningKey
+    age_recipient: str
+    fingerprint: str
+
+
+class DeploymentSpec(Strict):
+    """A deployment a lab puts up for evaluation: a target spec plus settings (see docs/targets.md)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    target: dict[str, Any]
+
+
+class Participant(Strict):
+    identity: Identity
+    deployments: list[DeploymentSpec] = Field(min_length=1)
+
+
+class SuitePin(Strict):
+    """A suite at an exact content version; a run refuses to start if the installed suite differs."""
+
+    name: str
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    epochs: int = Field(1, ge=1, le=1000)
+    graders: dict[str, str] = Field(default_factory=dict)  # grader name -> version
+
+
+class Sampling(Strict):
+    temperature: float | None = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=1)
+    seed: int | None = 0
+
+
+class DisclosurePolicy(Strict):
+    """Which tiers go where. Public: anyone; partners: the labs in the protocol; withheld: stubs only."""
+
+    public: list[Tier] = ["public"]
+    partners: list[Tier] = ["public", "restricted"]
+    public_excerpt_chars: int = Field(280, ge=0)
+
+    @model_validator(mode="after")
+    def _sane(self) -> DisclosurePolicy:
+        if "withheld" in self.public or "withheld" in self.partners:
+            raise ValueError("withheld items are never disclosed; remove 'withheld' from public/partners")
+        if "restricted" in self.public:
+            raise ValueError("restricted items cannot be public")
+        if not set(self.public) <= set(self.partners):
+            raise ValueError("partners must see everything the public sees")
+        return self
+
+
+class Round(Strict):
+    number: int = Field(ge=1)
+    date: dt.date
+    previous: str | None = Field(None, description="protocol id of the previous round")
+
+
+class Protocol(Strict):
+    format: Literal["crosslab-protocol/1"] = FORMAT
+    title: str = Field(min_length=1)
+    participants: list[Participant] = Field(min_length=2)
+    suites: list[SuitePin] = Field(min_length=1)
+    sampling: Sampling = Sampling()
+    disclosure: DisclosurePolicy = DisclosurePolicy()
+    review_window_days: int = Field(14, ge=0, le=365)
+    cadence: str = "per round"
+    round: Round
+
+    @field_validator("participants")
+    @classmethod
+    def _unique_labs(cls, participants: list[Participant]) -> list[Participant]:
+        labs = [p.identity.lab for p in participants]
+        if len(set(labs)) != len(labs):
+            raise ValueError(f"a lab appears twice among the participants: {labs}")
+        return participants
+
+    def canonical(self) -> bytes:
+        return jcs(self.model_dump(mode="json"))
+
+    @property
+    def id(self) -> str:
+        """The protocol id: SHA-256 (hex) of the canonical JSON."""
+        return jcs_digest(self.model_dump(mode="json"))
+
+    def participant(self, lab: str) -> Participant:
+        for p in self.participants:
+            if p.identity.lab == lab:
+                return p
+        raise KeyError(f"{lab!r} is not a participant of this protocol")
+
+
+class ProtocolError(ValueError):
+    """A protocol file that cannot be loaded; the message says where."""
+
+
+def load_protocol(path: Path) -> Protocol:
+    """Read protocol YAML, resolve identity files (relative to the YAML), validate."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProtocolError(f"cannot read protocol {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ProtocolError(f"protocol {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(f"protocol {path} must be a mapping")
+    for i, participant in enumerate(data.get("participants") or []):
+        if isinstance(participant, dict) and isinstance(participant.get("identity"), str):
+            participant["identity"] = _read_identity(path.parent / participant["identity"], i)
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ProtocolError(f"protocol {path}: {where}: {err['msg']}") from exc
+
+
+def _read_identity(path: Path, index: int) -> dict[str, Any]:
+    from crosslab.identity.keys import load_identity  # validates keyid and fingerprint
+
+    try:
+        return load_identity(path).model_dump(mode="json")
+    except (OSError, ValueError) as exc:
+        raise ProtocolError(f"participants.{index}.identity: {exc}") from exc
