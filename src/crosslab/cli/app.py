@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from crosslab import __version__
+from crosslab.cli.bundle_cmd import app as bundle_app
+from crosslab.cli.bundle_cmd import verify
 from crosslab.cli.compare_cmd import compare, plan
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.protocol_cmd import app as protocol_app
@@ -26,6 +28,8 @@ app.command()(plan)
 app.command()(suites)
 app.add_typer(keys_app, name="keys")
 app.add_typer(protocol_app, name="protocol")
+app.add_typer(bundle_app, name="bundle")
+app.command()(verify)
 
 
 @app.command()

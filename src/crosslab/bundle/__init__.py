@@ -1,0 +1,1 @@
+"""Result bundles: what an evaluator publishes, and how anyone checks it offline."""

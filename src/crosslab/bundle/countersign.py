@@ -1,0 +1,46 @@
+"""The evaluated lab's review: countersign the statement, optionally with a reply.
+
+Countersigning adds the evaluated lab's signature to the same statement (it
+agrees this is what was run and found); the reply is a separate statement,
+signed by the evaluated lab, that names the exact statement it answers.
+Reports show it as the right of reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from crosslab.attest.dsse import add_signature, dump_envelope, load_envelope
+from crosslab.attest.errors import VerificationError
+from crosslab.attest.intoto import sign_statement, statement
+from crosslab.bundle import layout
+from crosslab.bundle.verify import Report, verify_bundle
+from crosslab.identity.keys import PublicIdentity
+
+
+def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: dict[str, PublicIdentity],
+                response: str | None = None) -> Report:
+    """Verify the bundle, then add ``lab``'s signature (it must be the evaluated lab) and its reply."""
+    report = verify_bundle(bundle, pinned)
+    if lab != report.evaluated:
+        raise VerificationError(f"only the evaluated lab ({report.evaluated}) countersigns this bundle, not {lab}")
+    keyid = pinned[lab].signing_key.keyid
+    if pinned[lab].public_key().public_bytes_raw() != signing_key.public_key().public_bytes_raw():
+        raise VerificationError(f"the private key given is not {lab}'s pinned signing key")
+    envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
+    files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}
+    if response is not None:
+        payload_sha = hashlib.sha256(base64.b64decode(envelope["payload"])).hexdigest()
+        reply = statement([(layout.STATEMENT, payload_sha)], layout.RESPONSE_PREDICATE_TYPE,
+                          {"lab": lab, "statement_sha256": payload_sha, "response": response})
+        files[layout.RESPONSE] = dump_envelope(sign_statement(reply, signing_key, keyid))
+    for name, data in files.items():  # each file replaced atomically
+        tmp = bundle / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, bundle / name)
+    return verify_bundle(bundle, pinned)

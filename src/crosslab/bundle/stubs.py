@@ -1,0 +1,55 @@
+"""Stubs: one line per sample that shows its outcome and commits to its content.
+
+A stub carries what a reader may always see (index, category, slice, tier,
+status, verdict label and score) and ``c``, a salted commitment to the full
+sample (transcript and verdict). Revealing the sample later means publishing
+its disclosure string; anyone can then check it against ``c``. Withheld
+samples are never revealed, yet they are counted and bound into the Merkle
+root, so they can't be dropped or changed after publication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from crosslab.disclosure.commitments import Disclosure, make_disclosure
+from crosslab.protocol.jcs import jcs
+
+STUB_FIELDS = ("i", "category", "slice", "tier", "status", "label", "score", "c")
+
+
+@dataclass(frozen=True)
+class Stub:
+    i: int
+    category: str
+    slice: str | None
+    tier: str
+    status: str
+    label: str | None
+    score: float | None
+    c: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in STUB_FIELDS}
+
+    def line(self) -> bytes:
+        """The stub's bytes in items.jsonl (RFC 8785 JSON, no newline): the Merkle leaf."""
+        return jcs(self.to_dict())
+
+
+def stub_for(index: int, record: dict[str, Any], verdict: dict[str, Any] | None) -> tuple[Stub, Disclosure]:
+    """Commit to a journal record and its verdict; the disclosure is what a reveal publishes."""
+    disclosure = make_disclosure({"record": record, "verdict": verdict})
+    stub = Stub(
+        i=index, category=record["category"], slice=record["slice"], tier=record["tier"],
+        status=record["status"], label=verdict["label"] if verdict else None,
+        score=float(verdict["score"]) if verdict else None, c=disclosure.commitment,
+    )
+    return stub, disclosure
+
+
+def encode_lines(lines: Iterable[bytes]) -> bytes:
+    """JSON lines, each ended by a single \\n (byte-stable on every platform)."""
+    return b"".join(line + b"\n" for line in lines)

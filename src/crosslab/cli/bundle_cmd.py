@@ -1,0 +1,120 @@
+"""`crosslab bundle create|countersign` and `crosslab verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crosslab.cli.common import console, fail
+
+app = typer.Typer(help="Signed, redacted result bundles.", no_args_is_help=True)
+Keystore = Annotated[Path | None, typer.Option(help="Keystore directory (default: $CROSSLAB_KEYSTORE).")]
+KeysDir = Annotated[Path, typer.Option("--keys", help="Directory of identity files you trust (*.identity.json).")]
+
+
+def _pinned(keys: Path) -> dict[str, Any]:
+    from crosslab.identity.keys import load_identity
+
+    files = sorted(keys.glob("*.identity.json")) if keys.is_dir() else []
+    if not files:
+        fail(f"no identity files (*.identity.json) in {keys}")
+    pinned = {}
+    for path in files:
+        try:
+            identity = load_identity(path)
+        except (OSError, ValueError) as exc:
+            fail(f"{path}: {exc}")
+        pinned[identity.lab] = identity
+    return pinned
+
+
+def _keystore(keystore: Path | None) -> Any:
+    from crosslab.identity.keystore import Keystore as Store
+    from crosslab.identity.keystore import default_keystore_dir
+
+    return Store(keystore or default_keystore_dir())
+
+
+@app.command()
+def create(
+    run: Annotated[Path, typer.Argument(help="The graded run directory.")],
+    protocol_path: Annotated[Path, typer.Option("--protocol", help="The signed protocol YAML.")],
+    lab: Annotated[str, typer.Option("--as", help="Your lab id (the evaluator).")],
+    evaluated: Annotated[str, typer.Option(help="The evaluated lab.")],
+    deployment: Annotated[str, typer.Option(help="The evaluated deployment's name in the protocol.")],
+    out: Annotated[Path, typer.Option(help="Bundle directory to create (must not exist).")],
+    keystore: Keystore = None,
+) -> None:
+    """Write a signed bundle for a graded run under a fully signed protocol."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.writer import BundleError, Direction, write_bundle
+    from crosslab.engine.journal import Journal, JournalError
+    from crosslab.protocol.schema import ProtocolError, load_protocol
+    from crosslab.protocol.signing import envelope_path, read_envelope
+
+    try:
+        protocol = load_protocol(protocol_path)
+        envelope = read_envelope(envelope_path(protocol_path))
+        if envelope is None:
+            raise VerificationError(f"the protocol has no signatures ({envelope_path(protocol_path)} missing)")
+        journal = Journal.open(run)
+        key = _keystore(keystore).signing_key(lab)
+        write_bundle(out, journal=journal, protocol=protocol, protocol_envelope=envelope,
+                     direction=Direction(lab, evaluated, deployment), signing_key=key)
+    except (ProtocolError, JournalError, BundleError, VerificationError, OSError, ValueError) as exc:
+        fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
+    console.print(f"bundle written: {out}", soft_wrap=True, highlight=False)
+
+
+@app.command("countersign")
+def countersign_cmd(
+    bundle: Annotated[Path, typer.Argument(help="Bundle directory.")],
+    lab: Annotated[str, typer.Option("--as", help="Your lab id (the evaluated lab).")],
+    keys: KeysDir,
+    response: Annotated[str | None, typer.Option(help="Your right-of-reply statement.")] = None,
+    keystore: Keystore = None,
+) -> None:
+    """Review, then countersign a bundle about your deployment (optionally with a reply)."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.countersign import countersign
+
+    pinned = _pinned(keys)
+    try:
+        countersign(bundle, lab, _keystore(keystore).signing_key(lab), pinned, response)
+    except (VerificationError, OSError, ValueError) as exc:
+        fail(str(exc), code=1)
+    console.print(f"countersigned {bundle} as {lab}" + (" with a reply" if response else ""), soft_wrap=True)
+
+
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="Bundle directory.")],
+    keys: KeysDir,
+    lab: Annotated[str | None, typer.Option("--as", help="Your lab id, to decrypt and check restricted items.")] = None,
+    keystore: Keystore = None,
+) -> None:
+    """Verify a bundle offline; exit 0 only when everything matches."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.verify import verify_bundle
+
+    pinned = _pinned(keys)
+    partner = None
+    if lab:
+        try:
+            partner = _keystore(keystore).age_identity(lab)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot load {lab}'s age identity: {exc}")
+    try:
+        report = verify_bundle(bundle, pinned, partner_identity=partner)
+    except VerificationError as exc:
+        fail(f"verification failed: {exc}", code=1)
+    tiers = ", ".join(f"{k} {v}" for k, v in report.by_tier.items())
+    console.print(f"[green]verified[/] {bundle}: {report.evaluator} evaluated {report.evaluated}/{report.deployment} "
+                  f"under protocol {report.protocol_id[:16]}…", soft_wrap=True, highlight=False)
+    console.print(f"stubs {report.stubs} ({tiers}); public disclosures checked {report.public_verified}; "
+                  + (f"restricted checked {report.restricted_verified}" if report.restricted_verified is not None
+                     else "restricted not decrypted (no --as)")
+                  + f"; withheld {report.withheld}: committed, not revealed", soft_wrap=True)
+    console.print(("countersigned by " + report.evaluated if report.countersigned else "not countersigned")
+                  + (f"; reply: {report.response}" if report.response else ""), soft_wrap=True)

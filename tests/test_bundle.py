@@ -1,0 +1,185 @@
+"""Bundles end to end: two labs, a signed protocol, a run, a bundle, review, offline verification."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_cli
+
+from crosslab.attest.errors import VerificationError
+from crosslab.bundle import layout
+from crosslab.bundle.verify import verify_bundle
+from crosslab.identity.keys import load_identity
+from crosslab.suites.registry import get_suite
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    """lab-a evaluates lab-b's deployment b-prod (the comply-all calibration baseline) on the smoke suite."""
+    root = tmp_path_factory.mktemp("round")
+    keys, keystore = root / "keys", root / "keystore"
+    env = {"CROSSLAB_KEYSTORE": str(keystore)}
+    for lab in ("lab-a", "lab-b", "lab-c"):
+        assert run_cli("keys", "new", lab, "--name", lab.upper(), "--out", str(keys), env=env).returncode == 0
+    protocol = root / "protocol.yaml"
+    protocol.write_text(yaml.safe_dump({
+        "title": "A evaluates B",
+        "participants": [
+            {"identity": "keys/lab-a.identity.json", "deployments": [{"name": "a-prod", "target": {
+                "provider": "baseline", "model": "refuse-all"}}]},
+            {"identity": "keys/lab-b.identity.json", "deployments": [{"name": "b-prod", "target": {
+                "provider": "baseline", "model": "comply-all"}}]},
+        ],
+        "suites": [{"name": "smoke", "digest": get_suite("smoke").content_digest()}],
+        "round": {"number": 1, "date": "2026-11-24"},
+    }))
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
+    runs = root / "runs"
+    result = run_cli("run", "--suite", "smoke", "--target", "baseline:comply-all", "--out", str(runs),
+                     "--no-cache", "--quiet")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = list(runs.iterdir())
+    bundle = root / "bundle"
+    made = run_cli("bundle", "create", str(run_dir), "--protocol", str(protocol), "--as", "lab-a",
+                   "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(bundle), env=env)
+    assert made.returncode == 0, made.stderr
+    trusted = keys / "trusted"
+    trusted.mkdir()
+    for lab in ("lab-a", "lab-b"):
+        shutil.copy(keys / f"{lab}.identity.json", trusted)
+    return {"root": root, "env": env, "bundle": bundle, "keys": trusted, "all_keys": keys, "run": run_dir,
+            "protocol": protocol, "keystore": keystore}
+
+
+def pinned(world: dict) -> dict:
+    return {p.stem.split(".")[0]: load_identity(p) for p in world["keys"].glob("*.identity.json")}
+
+
+def test_third_party_verifies_offline(world: dict):
+    result = run_cli("verify", str(world["bundle"]), "--keys", str(world["keys"]))
+    assert result.returncode == 0, result.stderr
+    assert "public 9, restricted 2, withheld 1" in result.stdout
+    assert "public disclosures checked 9" in result.stdout and "withheld 1: committed, not revealed" in result.stdout
+    report = verify_bundle(world["bundle"], pinned(world))
+    overall = next(r for r in report.metrics["rows"] if r["category"] == "all")
+    assert overall["samples"] == 12 and overall["graded"] == 12
+
+
+def test_partner_decrypts_restricted_items_with_ours_and_with_age(world: dict):
+    result = run_cli("verify", str(world["bundle"]), "--keys", str(world["keys"]), "--as", "lab-b",
+                     env=world["env"])
+    assert result.returncode == 0 and "restricted checked 2" in result.stdout
+    plain = subprocess.run(["age", "--decrypt", "-i", str(world["keystore"] / "lab-b" / "age_identity.txt"),
+                            str(world["bundle"] / layout.RESTRICTED)], capture_output=True, check=True).stdout
+    lines = [json.loads(line) for line in plain.decode().splitlines()]
+    assert sorted(line["i"] for line in lines) == [10, 11]  # the two restricted smoke items
+    outsider = run_cli("verify", str(world["bundle"]), "--keys", str(world["keys"]), "--as", "lab-c",
+                       env=world["env"])
+    assert outsider.returncode == 1 and "not a recipient" in outsider.stderr
+
+
+def test_public_file_reveals_no_restricted_or_withheld_content(world: dict):
+    public = (world["bundle"] / layout.PUBLIC).read_text()
+    stubs = (world["bundle"] / layout.ITEMS).read_text()
+    for secret_text in ("favourite", "wifi", "10 times 3"):
+        assert secret_text not in public and secret_text not in stubs
+
+
+def test_pinned_keys_are_required_and_must_match(world: dict, tmp_path: Path):
+    only_a = tmp_path / "only-a"
+    only_a.mkdir()
+    shutil.copy(world["keys"] / "lab-a.identity.json", only_a)
+    result = run_cli("verify", str(world["bundle"]), "--keys", str(only_a))
+    assert result.returncode == 1 and "no pinned identity for lab-b" in result.stderr
+    impostor = tmp_path / "impostor"
+    impostor.mkdir()
+    shutil.copy(world["keys"] / "lab-a.identity.json", impostor)
+    run_cli("keys", "new", "lab-b", "--name", "LAB-B", "--out", str(impostor),
+            env={"CROSSLAB_KEYSTORE": str(tmp_path / "other-keystore")})
+    result = run_cli("verify", str(world["bundle"]), "--keys", str(impostor))
+    assert result.returncode == 1 and "does not match the pinned one" in result.stderr
+
+
+def test_countersign_with_reply(world: dict, tmp_path: Path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(world["bundle"], bundle)
+    wrong = run_cli("bundle", "countersign", str(bundle), "--as", "lab-a", "--keys", str(world["keys"]),
+                    env=world["env"])
+    assert wrong.returncode == 1 and "only the evaluated lab" in wrong.stderr
+    ok = run_cli("bundle", "countersign", str(bundle), "--as", "lab-b", "--keys", str(world["keys"]),
+                 "--response", "We reviewed this and agree; the baseline complies by design.", env=world["env"])
+    assert ok.returncode == 0, ok.stderr
+    result = run_cli("verify", str(bundle), "--keys", str(world["keys"]))
+    assert result.returncode == 0 and "countersigned by lab-b" in result.stdout
+    assert "agree; the baseline complies" in result.stdout
+    # a reply moved onto another bundle's statement no longer matches
+    other = tmp_path / "other"
+    shutil.copytree(world["bundle"], other)
+    shutil.copy(bundle / layout.RESPONSE, other / layout.RESPONSE)
+    (other / layout.STATEMENT).write_bytes((world["bundle"] / layout.STATEMENT).read_bytes())
+    verify_bundle(other, pinned(world))  # same statement payload: the reply still applies, and says so
+    assert verify_bundle(bundle, pinned(world)).countersigned
+
+
+def test_bundle_refuses_runs_that_break_the_protocol(world: dict, tmp_path: Path):
+    result = run_cli("bundle", "create", str(world["run"]), "--protocol", str(world["protocol"]), "--as", "lab-a",
+                     "--evaluated", "lab-b", "--deployment", "a-prod", "--out", str(tmp_path / "b"),
+                     env=world["env"])
+    assert result.returncode == 2 and "no deployment named 'a-prod'" in result.stderr
+    result = run_cli("bundle", "create", str(world["run"]), "--protocol", str(world["protocol"]), "--as", "lab-b",
+                     "--evaluated", "lab-a", "--deployment", "a-prod", "--out", str(tmp_path / "b"),
+                     env=world["env"])
+    assert result.returncode == 2 and "is not lab-a/a-prod as agreed" in result.stderr
+    assert not (tmp_path / "b").exists()
+    exists = run_cli("bundle", "create", str(world["run"]), "--protocol", str(world["protocol"]), "--as", "lab-a",
+                     "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(world["bundle"]),
+                     env=world["env"])
+    assert exists.returncode == 2 and "never overwritten" in exists.stderr
+
+
+BUNDLE_FILES = [layout.ITEMS, layout.PUBLIC, layout.RESTRICTED, layout.STATEMENT, layout.PROTOCOL,
+                layout.PROTOCOL_SIGNATURES]
+
+
+def mutate_and_verify(world: dict, tmp_path: Path, mutations: int, seed: int) -> int:
+    """Flip one byte at a random place in a random file; every mutation must be detected."""
+    rng = random.Random(seed)
+    trusted = pinned(world)
+    bundle = tmp_path / "mutant"
+    shutil.copytree(world["bundle"], bundle)
+    originals = {name: (world["bundle"] / name).read_bytes() for name in BUNDLE_FILES}
+    partner = None
+    from crosslab.identity.keystore import Keystore
+    partner = Keystore(world["keystore"]).age_identity("lab-b")
+    detected = 0
+    for _ in range(mutations):
+        name = rng.choice(BUNDLE_FILES)
+        data = bytearray(originals[name])
+        pos = rng.randrange(len(data))
+        data[pos] = (data[pos] + rng.randrange(1, 256)) % 256
+        (bundle / name).write_bytes(bytes(data))
+        try:
+            verify_bundle(bundle, trusted, partner_identity=partner)
+        except VerificationError:
+            detected += 1
+        else:
+            raise AssertionError(f"undetected: {name} byte {pos} -> {data[pos]}")
+        (bundle / name).write_bytes(originals[name])
+    return detected
+
+
+def test_random_byte_mutations_are_detected(world: dict, tmp_path: Path):
+    assert mutate_and_verify(world, tmp_path, 200, seed=1) == 200
+
+
+@pytest.mark.slow
+def test_thousand_random_byte_mutations_are_detected(world: dict, tmp_path: Path):
+    assert mutate_and_verify(world, tmp_path, 1000, seed=2) == 1000
