@@ -183,3 +183,114 @@ def test_random_byte_mutations_are_detected(world: dict, tmp_path: Path):
 @pytest.mark.slow
 def test_thousand_random_byte_mutations_are_detected(world: dict, tmp_path: Path):
     assert mutate_and_verify(world, tmp_path, 1000, seed=2) == 1000
+
+
+def _evaluator_key(world: dict):
+    from crosslab.identity.keystore import Keystore
+
+    return Keystore(world["keystore"])
+
+
+def _resign(bundle: Path, world: dict, lab: str, edit_predicate=None, stubs_lines: list[bytes] | None = None) -> None:
+    """An attacker holding ``lab``'s key rewrites the statement consistently after an edit."""
+    import base64
+    import hashlib
+
+    from crosslab.attest import merkle
+    from crosslab.attest.dsse import dump_envelope
+    from crosslab.attest.intoto import sign_statement
+    from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
+
+    store = _evaluator_key(world)
+    envelope = json.loads((bundle / layout.STATEMENT).read_text())
+    stmt = json.loads(base64.b64decode(envelope["payload"]))
+    if stubs_lines is not None:
+        (bundle / layout.ITEMS).write_bytes(b"".join(line + b"\n" for line in stubs_lines))
+        stubs = [json.loads(line) for line in stubs_lines]
+        stmt["predicate"]["stubs"]["count"] = len(stubs)
+        stmt["predicate"]["stubs"]["merkle_root"] = merkle.root(stubs_lines).hex()
+        stmt["predicate"]["counts"] = counts_from_stubs(stubs)
+        stmt["predicate"]["metrics"] = metrics_from_stubs(stubs)
+    if edit_predicate:
+        edit_predicate(stmt["predicate"])
+    for subject in stmt["subject"]:
+        if (bundle / subject["name"]).exists():
+            subject["digest"]["sha256"] = hashlib.sha256((bundle / subject["name"]).read_bytes()).hexdigest()
+    keyid = store.public_identity(lab).signing_key.keyid
+    (bundle / layout.STATEMENT).write_bytes(dump_envelope(sign_statement(stmt, store.signing_key(lab), keyid)))
+
+
+def structured_edits(world: dict) -> list:
+    from crosslab.disclosure.commitments import make_disclosure, open_disclosure
+    from crosslab.protocol.jcs import jcs
+
+    rng = random.Random(7)
+    lines = (world["bundle"] / layout.ITEMS).read_bytes().split(b"\n")[:-1]
+    public = (world["bundle"] / layout.PUBLIC).read_bytes().split(b"\n")[:-1]
+    edits = []
+
+    def swap(i: int, j: int):
+        def apply(b: Path) -> None:
+            data = list(lines)
+            data[i], data[j] = data[j], data[i]
+            (b / layout.ITEMS).write_bytes(b"".join(x + b"\n" for x in data))
+        return apply
+
+    def drop(i: int):
+        return lambda b: (b / layout.ITEMS).write_bytes(b"".join(x + b"\n" for n, x in enumerate(lines) if n != i))
+
+    def metric(pick: int, delta: int):
+        def edit(pred: dict) -> None:
+            row = pred["metrics"]["rows"][pick % len(pred["metrics"]["rows"])]
+            row["passed"] = row["passed"] + delta
+        return lambda b: _resign(b, world, "lab-a", edit_predicate=edit)
+
+    def other_key(pick: int):
+        def edit(pred: dict) -> None:
+            pred["crosslab_version"] = f"forged-{pick}"
+        return lambda b: _resign(b, world, "lab-c", edit_predicate=edit)
+
+    def new_salt(n: int):
+        def apply(b: Path) -> None:
+            entry = json.loads(public[n])
+            _, value = open_disclosure(entry["d"])
+            entry["d"] = make_disclosure(value).encoded  # same content, fresh salt: commitment differs
+            rows = list(public)
+            rows[n] = jcs(entry)
+            (b / layout.PUBLIC).write_bytes(b"".join(x + b"\n" for x in rows))
+            _resign(b, world, "lab-a")  # even with the evaluator's key re-signing the new file digest
+        return apply
+
+    def flip_label(n: int):
+        def apply(b: Path) -> None:
+            i = json.loads(public[n])["i"]
+            stubs = [json.loads(x) for x in lines]
+            stubs[i]["label"] = "fail" if stubs[i]["label"] == "pass" else "pass"
+            stubs[i]["score"] = 1 - stubs[i]["score"]
+            _resign(b, world, "lab-a", stubs_lines=[jcs(s) for s in stubs])
+        return apply
+
+    for _ in range(40):
+        i, j = rng.sample(range(len(lines)), 2)
+        edits.append(("swap", swap(i, j)))
+        edits.append(("drop", drop(rng.randrange(len(lines)))))
+        edits.append(("metric", metric(rng.randrange(100), rng.choice([-1, 1]))))
+        edits.append(("salt", new_salt(rng.randrange(len(public)))))
+        edits.append(("label", flip_label(rng.randrange(len(public)))))
+    for pick in range(20):
+        edits.append(("other-key", other_key(pick)))
+    return edits
+
+
+@pytest.mark.slow
+def test_structured_edits_are_detected(world: dict, tmp_path: Path):
+    edits = structured_edits(world)
+    assert len(edits) == 220
+    trusted = pinned(world)
+    for n, (kind, apply) in enumerate(edits):
+        bundle = tmp_path / f"edit-{n}"
+        shutil.copytree(world["bundle"], bundle)
+        apply(bundle)
+        with pytest.raises(VerificationError):
+            verify_bundle(bundle, trusted)
+        shutil.rmtree(bundle)

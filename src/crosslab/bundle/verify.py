@@ -68,10 +68,20 @@ def _json_lines(data: bytes, name: str) -> list[tuple[bytes, dict[str, Any]]]:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise VerificationError(f"{name}:{number}: not valid JSON ({exc})") from None
-        if not isinstance(value, dict) or jcs(value) != line:
+        if not isinstance(value, dict) or not _is_canonical(value, line):
             raise VerificationError(f"{name}:{number}: not a canonical JSON object")
         out.append((line, value))
     return out
+
+
+def _is_canonical(value: dict[str, Any], line: bytes) -> bool:
+    """Is ``line`` the RFC 8785 form of ``value``?
+
+    orjson's sorted compact output equals JCS for the values bundles hold
+    (ASCII keys, safe integers, ordinary floats) and is ~20x faster, so it is
+    tried first; anything it doesn't reproduce is checked with full JCS.
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == line or jcs(value) == line
 
 
 def _check_pins(protocol: Protocol, pinned: dict[str, PublicIdentity]) -> None:
@@ -124,8 +134,11 @@ def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[
         except VerificationError as exc:
             raise VerificationError(f"{name}:{number}: stub {i}: {exc}") from None
         record = value.get("record", {}) if isinstance(value, dict) else {}
-        for key in ("category", "slice", "tier", "status"):
-            if record.get(key) != stub[key]:
+        verdict = (value.get("verdict") if isinstance(value, dict) else None) or {}
+        disclosed = {**{k: record.get(k) for k in ("category", "slice", "tier", "status")},
+                     "label": verdict.get("label"), "score": verdict.get("score")}
+        for key, seen_value in disclosed.items():
+            if seen_value != stub[key]:
                 raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
     expected = {s["i"] for s in stubs if s["tier"] in tiers}
     if seen != expected:
