@@ -20,7 +20,7 @@ from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
 from crosslab.bundle.verify import Report, verify_bundle
-from crosslab.identity.keys import PublicIdentity
+from crosslab.identity.keys import PublicIdentity, raw_public_bytes
 
 
 def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: dict[str, PublicIdentity],
@@ -30,7 +30,7 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
     if lab != report.evaluated:
         raise VerificationError(f"only the evaluated lab ({report.evaluated}) countersigns this bundle, not {lab}")
     keyid = pinned[lab].signing_key.keyid
-    if pinned[lab].public_key().public_bytes_raw() != signing_key.public_key().public_bytes_raw():
+    if raw_public_bytes(pinned[lab].public_key()) != raw_public_bytes(signing_key.public_key()):
         raise VerificationError(f"the private key given is not {lab}'s pinned signing key")
     envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
     files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}

@@ -14,10 +14,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crosslab.protocol.jcs import jcs, jcs_digest
+from crosslab.yamlfile import read_yaml_mapping
 
 FORMAT = "crosslab-protocol/1"
 Tier = Literal["public", "restricted", "withheld"]
@@ -134,14 +134,7 @@ class ProtocolError(ValueError):
 
 def load_protocol(path: Path) -> Protocol:
     """Read protocol YAML, resolve identity files (relative to the YAML), validate."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProtocolError(f"cannot read protocol {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ProtocolError(f"protocol {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProtocolError(f"protocol {path} must be a mapping")
+    data = read_yaml_mapping(path, "protocol", ProtocolError)
     for i, participant in enumerate(data.get("participants") or []):
         if isinstance(participant, dict) and isinstance(participant.get("identity"), str):
             participant["identity"] = _read_identity(path.parent / participant["identity"], i)

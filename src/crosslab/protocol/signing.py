@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crosslab.attest.dsse import add_signature, dump_envelope, sign_envelope, verify_envelope
 from crosslab.attest.errors import VerificationError
+from crosslab.identity.keys import raw_public_bytes
 from crosslab.protocol.schema import Protocol
 
 PAYLOAD_TYPE = "application/vnd.crosslab.protocol+json"
@@ -36,15 +36,11 @@ def trusted_keys(protocol: Protocol) -> dict[str, Ed25519PublicKey]:
     }
 
 
-def _raw(public: Ed25519PublicKey) -> bytes:
-    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 def sign_protocol(protocol: Protocol, lab: str, private_key: Ed25519PrivateKey,
                   envelope: dict | None = None) -> dict:
     """Add ``lab``'s signature, starting a new envelope or joining an existing one."""
     identity = protocol.participant(lab).identity
-    if _raw(private_key.public_key()) != base64.b64decode(identity.signing_key.public):
+    if raw_public_bytes(private_key.public_key()) != base64.b64decode(identity.signing_key.public):
         raise VerificationError(f"the private key given is not the signing key registered for {lab} in the protocol")
     keyid = identity.signing_key.keyid
     if envelope is None:

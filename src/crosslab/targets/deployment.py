@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crosslab.protocol.canonical import digest
+from crosslab.yamlfile import read_yaml_mapping
 
 
 class Limits(BaseModel):
@@ -68,15 +68,7 @@ class DeploymentError(ValueError):
 
 
 def load_deployment_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DeploymentError(f"cannot read target file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise DeploymentError(f"target file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise DeploymentError(f"target file {path} must hold a mapping, got {type(data).__name__}")
-    return data
+    return read_yaml_mapping(path, "target file", DeploymentError)
 
 
 def build_deployment(fields: dict[str, Any], source: str) -> Deployment:
