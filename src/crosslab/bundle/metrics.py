@@ -10,11 +10,13 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from crosslab.results.outcomes import suite_metrics
 from crosslab.stats.intervals import wilson
 
 
 def metrics_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per (category, slice), per category and overall: samples, errors, graded, passed, pass rate (Wilson)."""
+    """Per (category, slice), per category and overall: samples, errors, graded, passed
+    (score 1), pass rate (Wilson); plus each suite's own metric rows under ``suites``."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for stub in stubs:
         for key in {(stub["category"], stub["slice"] or "all"), (stub["category"], "all"), ("all", "all")}:
@@ -22,7 +24,7 @@ def metrics_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     rows = []
     for (category, slice_), members in sorted(groups.items()):
         graded = [s for s in members if s["status"] == "ok" and s["label"] is not None]
-        passed = sum(1 for s in graded if s["label"] == "pass")
+        passed = sum(1 for s in graded if s["score"] == 1.0)
         row: dict[str, Any] = {"category": category, "slice": slice_, "samples": len(members),
                                "errors": sum(1 for s in members if s["status"] == "error"),
                                "graded": len(graded), "passed": passed, "pass_rate": None}
@@ -31,7 +33,7 @@ def metrics_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             row["pass_rate"] = {"estimate": round(iv.estimate, 6), "low": round(iv.low, 6),
                                 "high": round(iv.high, 6), "level": iv.level, "method": iv.method}
         rows.append(row)
-    return {"rows": rows}
+    return {"rows": rows, "suites": suite_metrics(stubs)}
 
 
 def counts_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:

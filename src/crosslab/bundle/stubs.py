@@ -1,7 +1,7 @@
 """Stubs: one line per sample that shows its outcome and commits to its content.
 
 A stub carries what a reader may always see (index, category, slice, tier,
-status, verdict label and score) and ``c``, a salted commitment to the full
+facets, status, verdict label, score and values) and ``c``, a salted commitment to the full
 sample (transcript and verdict). Revealing the sample later means publishing
 its disclosure string; anyone can then check it against ``c``. Withheld
 samples are never revealed, yet they are counted and bound into the Merkle
@@ -17,7 +17,7 @@ from typing import Any
 from crosslab.disclosure.commitments import Disclosure, make_disclosure
 from crosslab.protocol.jcs import jcs
 
-STUB_FIELDS = ("i", "category", "slice", "tier", "status", "label", "score", "c")
+STUB_FIELDS = ("i", "category", "slice", "tier", "facets", "status", "label", "score", "values", "c")
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,11 @@ class Stub:
     category: str
     slice: str | None
     tier: str
+    facets: dict[str, str]
     status: str
     label: str | None
     score: float | None
+    values: dict[str, float]
     c: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,8 +46,9 @@ def stub_for(index: int, record: dict[str, Any], verdict: dict[str, Any] | None)
     disclosure = make_disclosure({"record": record, "verdict": verdict})
     stub = Stub(
         i=index, category=record["category"], slice=record["slice"], tier=record["tier"],
-        status=record["status"], label=verdict["label"] if verdict else None,
-        score=float(verdict["score"]) if verdict else None, c=disclosure.commitment,
+        facets=dict(record.get("facets") or {}), status=record["status"],
+        label=verdict["label"] if verdict else None, score=float(verdict["score"]) if verdict else None,
+        values=dict((verdict or {}).get("values") or {}), c=disclosure.commitment,
     )
     return stub, disclosure
 

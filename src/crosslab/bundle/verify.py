@@ -136,7 +136,8 @@ def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[
         record = value.get("record", {}) if isinstance(value, dict) else {}
         verdict = (value.get("verdict") if isinstance(value, dict) else None) or {}
         disclosed = {**{k: record.get(k) for k in ("category", "slice", "tier", "status")},
-                     "label": verdict.get("label"), "score": verdict.get("score")}
+                     "facets": record.get("facets") or {}, "label": verdict.get("label"),
+                     "score": verdict.get("score"), "values": verdict.get("values") or {}}
         for key, seen_value in disclosed.items():
             if seen_value != stub[key]:
                 raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")

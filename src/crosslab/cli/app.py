@@ -8,6 +8,7 @@ from crosslab import __version__
 from crosslab.cli.bundle_cmd import app as bundle_app
 from crosslab.cli.bundle_cmd import verify
 from crosslab.cli.compare_cmd import compare, plan
+from crosslab.cli.grade_cmd import grade
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.protocol_cmd import app as protocol_app
 from crosslab.cli.run import run
@@ -26,6 +27,7 @@ app.command()(targets)
 app.command()(compare)
 app.command()(plan)
 app.command()(suites)
+app.command()(grade)
 app.add_typer(keys_app, name="keys")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(bundle_app, name="bundle")

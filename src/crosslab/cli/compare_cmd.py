@@ -109,7 +109,11 @@ def plan(
     rollouts: Annotated[int | None, Opt(min=1, help="Rollouts you can afford: the rate that 0 events would rule out.")] = None,
 ) -> None:
     """Power planning for a protocol: how many rollouts a claim needs."""
-    from crosslab.stats.power import detectable_rate_upper_bound, rollouts_to_observe, samples_to_detect_difference
+    from crosslab.stats.power import (
+        detectable_rate_upper_bound,
+        rollouts_to_observe,
+        samples_to_detect_difference,
+    )
 
     said = False
     if rate is not None:

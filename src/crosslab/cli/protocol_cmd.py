@@ -37,7 +37,13 @@ def sign(
     """Add your lab's signature to PROTOCOL.dsse.json (created on first signature)."""
     from crosslab.attest.errors import VerificationError
     from crosslab.identity.keystore import Keystore, default_keystore_dir
-    from crosslab.protocol.signing import envelope_path, read_envelope, signature_status, sign_protocol, write_envelope
+    from crosslab.protocol.signing import (
+        envelope_path,
+        read_envelope,
+        sign_protocol,
+        signature_status,
+        write_envelope,
+    )
 
     protocol = _load(path)
     try:

@@ -8,15 +8,30 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from crosslab.cli.common import console, err_console, fail
+from crosslab.cli.metric_table import print_suite_metrics
 from crosslab.engine.cache import ResponseCache, default_cache_dir
 from crosslab.engine.caller import SampleError
 from crosslab.engine.journal import Journal, JournalError
-from crosslab.engine.session import RunConfig, config_from_journal, create_journal, execute_run, preflight
+from crosslab.engine.session import (
+    RunConfig,
+    config_from_journal,
+    create_journal,
+    execute_run,
+    preflight,
+)
 from crosslab.results.costs import load_prices
+from crosslab.results.outcomes import outcomes_from_journal, suite_metrics
 from crosslab.results.summary import RunSummary, summarize
 from crosslab.suites.loader import ItemsError, load_items_file
 from crosslab.suites.registry import all_environments, get_suite
@@ -88,8 +103,10 @@ def run(
     run_dir = journal.path.parent
     elapsed = time.perf_counter() - started
     result = summarize(journal, config.deployment.label, price_table)
+    extra_metrics = suite_metrics(outcomes_from_journal(journal))
     journal.set_meta("finished_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     journal.close()
+    print_suite_metrics(console, extra_metrics)
     _print_summary(config, result, summary.skipped, elapsed, run_dir)
 
 

@@ -15,8 +15,16 @@ from typing import Any
 from crosslab.engine.cache import ResponseCache, request_key
 from crosslab.engine.limits import AdaptiveConcurrency, TokenBucket, backoff_delay
 from crosslab.targets import text_tools
+from crosslab.targets.base import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    Target,
+    TargetError,
+    ToolSpec,
+    Usage,
+)
 from crosslab.targets.deployment import Limits
-from crosslab.targets.base import ChatRequest, ChatResponse, Message, Target, TargetError, ToolSpec, Usage
 
 
 class SampleError(Exception):

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crosslab.engine.caller import CallStats, ModelCaller, SampleError
 from crosslab.engine.cache import ResponseCache
+from crosslab.engine.caller import CallStats, ModelCaller, SampleError
 from crosslab.engine.interactions import INTERACTIONS, Conversation, EnvironmentFactory
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import Sample
@@ -51,6 +51,7 @@ async def run_sample(sample: Sample, caller: ModelCaller, target_digest: str,
         "slice": item.slice,
         "tier": item.tier,
         "variant": sample.variant,
+        "facets": item.facets,
         "epoch": sample.epoch,
         "target": target_digest,
         "interaction": item.interaction,

@@ -11,35 +11,40 @@ from typing import Any
 
 from crosslab.engine.journal import Journal
 from crosslab.grading.includes import grade_includes
+from crosslab.grading.transcript import final_answer
 from crosslab.grading.verdict import Verdict
 from crosslab.suites.item import Item
+from crosslab.suites.registry import GraderFn, all_graders
 
 
-def final_answer(record: dict[str, Any]) -> str:
-    for message in reversed(record["messages"]):
-        if message["role"] == "assistant":
-            return message.get("content") or ""
-    return ""
+def _grade_includes(item: Item, record: dict[str, Any]) -> Verdict:
+    return grade_includes(final_answer(record), item.grading["target"])
 
 
-def grade_record(item: Item, record: dict[str, Any]) -> Verdict | None:
-    spec = item.grading
-    kind = spec.get("type")
+def graders() -> dict[str, GraderFn]:
+    """The built-in ``includes`` check plus every suite's graders, by grading type."""
+    return {"includes": _grade_includes, **all_graders()}
+
+
+def grade_record(item: Item, record: dict[str, Any], table: dict[str, GraderFn] | None = None) -> Verdict | None:
+    kind = item.grading.get("type")
     if kind is None:
         return None
-    if kind == "includes":
-        return grade_includes(final_answer(record), spec["target"])
-    raise ValueError(f"item {item.id}: unknown grading type {kind!r}")
+    table = graders() if table is None else table
+    if kind not in table:
+        raise ValueError(f"item {item.id}: unknown grading type {kind!r}")
+    return table[kind](item, record)
 
 
 def grade_journal(journal: Journal) -> int:
     """Grade every ok record; returns how many verdicts were written."""
     items = {i.id: i for i in journal.items()}
+    table = graders()
     rows = []
     for record in journal.records():
         if record["status"] != "ok":
             continue
-        verdict = grade_record(items[record["item_id"]], record)
+        verdict = grade_record(items[record["item_id"]], record, table)
         if verdict is not None:
             rows.append((record["sample_id"], verdict.grader, verdict.to_dict()))
     journal.write_verdicts(rows)

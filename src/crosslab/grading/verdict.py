@@ -1,8 +1,13 @@
-"""A grader's output: a label, a score, and the evidence a reader can check."""
+"""A grader's output: a label, a score, and the evidence a reader can check.
+
+Labels are the grader's own vocabulary (``pass``, ``full_refusal``,
+``not_attempted`` ...); the score puts every grader on one scale, where 1
+means the behaviour the item asks for. Generic pass rates count score 1.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -14,7 +19,18 @@ class Verdict:
     score: float
     #: Why: e.g. the matched span and its offsets, or what was looked for and not found.
     evidence: dict[str, Any]
+    #: Small public numbers a suite's metrics need beyond the score (e.g. a stated
+    #: confidence for calibration). They are copied into bundle stubs.
+    values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Score 1 means the desired behaviour (answered correctly, refused a harmful request, ...)."""
+        return self.score == 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"grader": self.grader, "version": self.version, "label": self.label,
-                "score": self.score, "evidence": self.evidence}
+        out = {"grader": self.grader, "version": self.version, "label": self.label,
+               "score": self.score, "evidence": self.evidence}
+        if self.values:
+            out["values"] = self.values
+        return out

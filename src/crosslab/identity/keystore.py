@@ -29,7 +29,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from crosslab.identity.keys import IdentityError, PublicIdentity, build_identity, check_lab_id, load_identity
+from crosslab.identity.keys import (
+    IdentityError,
+    PublicIdentity,
+    build_identity,
+    check_lab_id,
+    load_identity,
+)
 
 SIGNING_KEY_FILE = "signing_key.pem"
 AGE_IDENTITY_FILE = "age_identity.txt"

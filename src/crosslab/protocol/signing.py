@@ -14,9 +14,17 @@ import hashlib
 from pathlib import Path
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
-from crosslab.attest.dsse import add_signature, dump_envelope, sign_envelope, verify_envelope
+from crosslab.attest.dsse import (
+    add_signature,
+    dump_envelope,
+    sign_envelope,
+    verify_envelope,
+)
 from crosslab.attest.errors import VerificationError
 from crosslab.identity.keys import raw_public_bytes
 from crosslab.protocol.schema import Protocol

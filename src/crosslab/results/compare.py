@@ -23,7 +23,11 @@ from typing import Any, Literal
 import numpy as np
 
 from crosslab.engine.journal import Journal
-from crosslab.stats.bootstrap import Difference, cluster_bootstrap_mean, paired_cluster_bootstrap
+from crosslab.stats.bootstrap import (
+    Difference,
+    cluster_bootstrap_mean,
+    paired_cluster_bootstrap,
+)
 from crosslab.stats.intervals import Interval, RareEventBound, rare_event_bound, wilson
 from crosslab.stats.multiplicity import adjust
 from crosslab.stats.paired import paired_binary

@@ -74,7 +74,7 @@ def summarize(journal: Journal, target_label: str, prices: dict[str, Price]) -> 
         for verdict in verdicts.get(record["sample_id"], {}).values():
             for r in (row, total):
                 r.graded += 1
-                r.passed += verdict["label"] == "pass"
+                r.passed += verdict["score"] == 1.0
     summary.rows = sorted(rows.values(), key=lambda r: (r.category, r.slice or ""))
     summary.cost_usd = cost_usd(target_label, summary.input_tokens, summary.output_tokens, prices)
     return summary

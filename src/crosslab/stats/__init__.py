@@ -5,7 +5,11 @@ Each module holds one idea; see docs/statistics.md for what they mean to a reade
 
 from __future__ import annotations
 
-from crosslab.stats.bootstrap import Difference, cluster_bootstrap_mean, paired_cluster_bootstrap
+from crosslab.stats.bootstrap import (
+    Difference,
+    cluster_bootstrap_mean,
+    paired_cluster_bootstrap,
+)
 from crosslab.stats.intervals import (
     Interval,
     RareEventBound,

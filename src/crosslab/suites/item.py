@@ -33,6 +33,9 @@ class Item(BaseModel):
     max_steps: int = Field(8, ge=1, le=100)
     #: How the grading stage scores this item, e.g. {"type": "includes", "target": "Paris"}.
     grading: dict[str, Any] = Field(default_factory=dict)
+    #: Extra dimensions results are broken down by (e.g. attack transform, harm
+    #: category, scenario family). They are public: they appear in bundle stubs.
+    facets: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")

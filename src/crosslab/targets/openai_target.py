@@ -26,7 +26,15 @@ import openai
 import orjson
 
 from crosslab import __version__
-from crosslab.targets.base import ChatRequest, ChatResponse, Message, Target, TargetError, ToolCall, Usage
+from crosslab.targets.base import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    Target,
+    TargetError,
+    ToolCall,
+    Usage,
+)
 from crosslab.targets.deployment import Deployment
 from crosslab.targets.errors import error_for_status
 

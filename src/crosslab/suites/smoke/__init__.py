@@ -1,4 +1,11 @@
-"""The smoke suite: small, harmless items that show every interaction type and disclosure tier working.
+"""The smoke suite: a dozen quick items over single-turn, scripted and agent interactions."""
 
-The tiers here are for exercising the disclosure machinery (two items restricted,
-one withheld); nothing in this suite is hazardous."""
+from __future__ import annotations
+
+
+def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
+    from crosslab.suites.registry import Suite
+    from crosslab.suites.smoke.lookup import LookupEnvironment
+
+    return Suite("smoke", "A dozen quick items exercising single-turn, scripted and agent interactions.",
+                 "crosslab.suites.smoke", {"lookup": LookupEnvironment.for_item})

@@ -1,0 +1,65 @@
+"""`crosslab grade NAME [FILE]`: label JSONL transcripts from any tool with one of our graders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from crosslab.cli.common import fail
+from crosslab.grading.standalone import STANDALONE
+
+
+def grade(
+    name: Annotated[str, typer.Argument(help=f"Grader: {', '.join(STANDALONE)}.")],
+    file: Annotated[Path | None, typer.Argument(help="JSONL input (default: standard input).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Read JSONL objects, add "label" and "evidence" to each, write JSONL.
+
+    Fields each grader needs: refusal {response, prompt?}; leak {response, secret};
+    injection {response, marker? | tool_calls?}; abstention {response, question?};
+    answer {response, gold, aliases?}.
+    """
+    if name not in STANDALONE:
+        fail(f"unknown grader {name!r} (available: {', '.join(STANDALONE)})")
+    spec = STANDALONE[name]
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}")
+        source = str(file)
+    else:
+        text = sys.stdin.read()
+        source = "<stdin>"
+    grade_fn = spec.function()
+    lines: list[bytes] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            fail(f"{source}:{number}: not valid JSON ({exc})")
+        if not isinstance(obj, dict):
+            fail(f"{source}:{number}: each line must be a JSON object")
+        missing = [f for f in spec.required if not isinstance(obj.get(f), str)]
+        if missing:
+            fail(f"{source}:{number}: {name} needs string field(s) {', '.join(missing)}")
+        try:
+            added = grade_fn(obj)
+        except ValueError as exc:
+            fail(f"{source}:{number}: {exc}")
+        lines.append(orjson.dumps({**obj, **added}))
+    payload = b"".join(line + b"\n" for line in lines)
+    if out is None:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.flush()
+    else:
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_bytes(payload)
+        tmp.replace(out)

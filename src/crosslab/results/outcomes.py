@@ -1,0 +1,45 @@
+"""Outcomes: one stub-shaped row per sample, the common input of every metric.
+
+A bundle's stubs and a journal give the same rows, so a suite's metrics are
+computed by one function whether a run just finished or a buyer is verifying
+a published bundle.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from crosslab.engine.journal import Journal
+
+OUTCOME_FIELDS = ("category", "slice", "tier", "facets", "status", "label", "score", "values")
+
+
+def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> dict[str, Any]:
+    return {"category": record["category"], "slice": record["slice"], "tier": record["tier"],
+            "facets": dict(record.get("facets") or {}), "status": record["status"],
+            "label": verdict["label"] if verdict else None,
+            "score": float(verdict["score"]) if verdict else None,
+            "values": dict((verdict or {}).get("values") or {})}
+
+
+def outcomes_from_journal(journal: Journal) -> list[dict[str, Any]]:
+    """One row per record (errors included, with no label); the first verdict of each sample."""
+    verdicts = journal.verdicts()
+    rows = []
+    for record in journal.records():
+        found = list(verdicts.get(record["sample_id"], {}).values())
+        rows.append(outcome_of(record, found[0] if found and record["status"] == "ok" else None))
+    return rows
+
+
+def suite_metrics(outcomes: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each present category's suite-specific metric rows (categories without a suite are skipped)."""
+    from crosslab.suites.registry import metrics_by_category
+
+    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in outcomes:
+        by_category[row["category"]].append(row)
+    functions = metrics_by_category()
+    return {c: functions[c](rows) for c, rows in sorted(by_category.items()) if c in functions}
