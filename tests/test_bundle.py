@@ -137,7 +137,7 @@ def test_bundle_refuses_runs_that_break_the_protocol(world: dict, tmp_path: Path
     result = run_cli("bundle", "create", str(world["run"]), "--protocol", str(world["protocol"]), "--as", "lab-b",
                      "--evaluated", "lab-a", "--deployment", "a-prod", "--out", str(tmp_path / "b"),
                      env=world["env"])
-    assert result.returncode == 2 and "is not lab-a/a-prod as agreed" in result.stderr
+    assert result.returncode == 2 and "is not of lab-a/a-prod as agreed" in result.stderr
     assert not (tmp_path / "b").exists()
     exists = run_cli("bundle", "create", str(world["run"]), "--protocol", str(world["protocol"]), "--as", "lab-a",
                      "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(world["bundle"]),

@@ -7,6 +7,8 @@ STATEMENT = "statement.dsse.json"
 PROTOCOL = "protocol.json"
 PROTOCOL_SIGNATURES = "protocol.dsse.json"
 RESPONSE = "response.dsse.json"
+#: Later, deliberate disclosures of restricted/withheld samples: reveals/NNNN.jsonl, lines {"i", "d"}.
+REVEALS = "reveals"
 
 PREDICATE_TYPE = "urn:crosslab:predicate:evaluation-bundle:v1"
 RESPONSE_PREDICATE_TYPE = "urn:crosslab:predicate:right-of-reply:v1"

@@ -29,9 +29,9 @@ from crosslab.disclosure.commitments import check_disclosure
 from crosslab.disclosure.encryption import decrypt_with
 from crosslab.identity.keys import PublicIdentity
 from crosslab.protocol.jcs import jcs
-from crosslab.protocol.schema import Protocol
+from crosslab.protocol.rounds import agreed_deployment
+from crosslab.protocol.schema import Protocol, ProtocolError
 from crosslab.protocol.signing import trusted_keys, verify_protocol
-from crosslab.targets.deployment import build_deployment
 
 TIERS = ("public", "restricted", "withheld")
 
@@ -50,6 +50,7 @@ class Report:
     countersigned: bool
     response: str | None
     metrics: dict[str, Any] = field(default_factory=dict)
+    revealed: int = 0  # later reveals (reveals/*.jsonl) checked against the original stubs
 
 
 def _read(bundle: Path, name: str) -> bytes:
@@ -104,7 +105,11 @@ def _load_protocol(bundle: Path, pinned: dict[str, PublicIdentity]) -> Protocol:
     if protocol.canonical() != raw:
         raise VerificationError(f"{layout.PROTOCOL}: not in canonical form")
     _check_pins(protocol, pinned)
-    verify_protocol(protocol, load_envelope(_read(bundle, layout.PROTOCOL_SIGNATURES)))
+    signatures = _read(bundle, layout.PROTOCOL_SIGNATURES)
+    try:
+        verify_protocol(protocol, load_envelope(signatures))
+    except VerificationError as exc:
+        raise VerificationError(f"{layout.PROTOCOL_SIGNATURES}: {exc}") from None
     return protocol
 
 
@@ -117,7 +122,7 @@ def _peek_evaluator(envelope: dict) -> str:
 
 
 def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[dict[str, Any]],
-                       tiers: set[str], name: str) -> int:
+                       tiers: set[str], name: str, complete: bool = True) -> int:
     seen: set[int] = set()
     for number, (_, entry) in enumerate(entries, start=1):
         i = entry.get("i")
@@ -142,7 +147,7 @@ def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[
             if seen_value != stub[key]:
                 raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
     expected = {s["i"] for s in stubs if s["tier"] in tiers}
-    if seen != expected:
+    if complete and seen != expected:
         missing = sorted(expected - seen)
         raise VerificationError(f"{name}: {len(missing)} {'/'.join(sorted(tiers))} stubs have no disclosure "
                                 f"(first: {missing[0]})")
@@ -159,7 +164,10 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         evaluator_identity = protocol.participant(evaluator).identity
     except KeyError:
         raise VerificationError(f"{layout.STATEMENT}: evaluator {evaluator!r} is not a protocol participant") from None
-    verified, stmt = verify_statement(envelope, keys, required={evaluator_identity.signing_key.keyid})
+    try:
+        verified, stmt = verify_statement(envelope, keys, required={evaluator_identity.signing_key.keyid})
+    except VerificationError as exc:
+        raise VerificationError(f"{layout.STATEMENT}: {exc} (the evaluator, {evaluator})") from None
     if stmt["predicateType"] != layout.PREDICATE_TYPE:
         raise VerificationError(f"{layout.STATEMENT}: predicateType is {stmt['predicateType']!r}")
     pred = stmt.get("predicate", {})
@@ -170,11 +178,10 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     files = {name: _read(bundle, name) for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED)}
     files[layout.PROTOCOL] = protocol.canonical()
     evaluated = pred["evaluated"]
-    spec = next((d for d in protocol.participant(evaluated["lab"]).deployments
-                 if d.name == evaluated["deployment"]), None)
-    if spec is None:
-        raise VerificationError(f"{layout.STATEMENT}: deployment {evaluated['deployment']!r} is not in the protocol")
-    agreed = build_deployment(dict(spec.target), spec.name).digest
+    try:
+        agreed = agreed_deployment(protocol, str(evaluated["lab"]), str(evaluated["deployment"])).digest
+    except ProtocolError as exc:
+        raise VerificationError(f"{layout.STATEMENT}: {exc}") from None
     expected_subjects = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     expected_subjects[f"deployment:{evaluated['lab']}/{evaluated['deployment']}"] = agreed
     claimed = {s["name"]: s["digest"]["sha256"] for s in stmt["subject"]}
@@ -216,12 +223,27 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
         restricted = _check_disclosures(_json_lines(plain, layout.RESTRICTED), stubs, restricted_tiers,
                                         layout.RESTRICTED)
+    revealed = _check_reveals(bundle, stubs, set(TIERS) - set(policy.public))
     by_tier = {t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS}
     withheld = sum(1 for s in stubs if s["tier"] not in policy.partners)
     evaluated_key = protocol.participant(evaluated["lab"]).identity.signing_key.keyid
     response = _check_response(bundle, verified.payload, keys, evaluated_key)
     return Report(protocol.id, evaluator, evaluated["lab"], evaluated["deployment"], len(stubs), by_tier, public,
-                  restricted, withheld, evaluated_key in verified.keyids, response, metrics)
+                  restricted, withheld, evaluated_key in verified.keyids, response, metrics, revealed)
+
+
+def _check_reveals(bundle: Path, stubs: list[dict[str, Any]], tiers: set[str]) -> int:
+    """Each reveal file's disclosures must open their original stubs' commitments."""
+    folder = bundle / layout.REVEALS
+    if not folder.exists():
+        return 0
+    total = 0
+    for path in sorted(folder.iterdir()):
+        name = f"{layout.REVEALS}/{path.name}"
+        if path.suffix != ".jsonl" or not path.is_file():
+            raise VerificationError(f"{name}: not a reveal file (expected NNNN.jsonl)")
+        total += _check_disclosures(_json_lines(path.read_bytes(), name), stubs, tiers, name, complete=False)
+    return total
 
 
 def _check_response(bundle: Path, statement_payload: bytes, keys: dict, evaluated_key: str) -> str | None:

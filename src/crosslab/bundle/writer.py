@@ -14,7 +14,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,85 +27,101 @@ from crosslab.bundle import layout
 from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
 from crosslab.bundle.stubs import encode_lines, stub_for
 from crosslab.disclosure.encryption import encrypt_to
+from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.engine.journal import Journal
 from crosslab.protocol.jcs import jcs
-from crosslab.protocol.schema import Protocol
+from crosslab.protocol.rounds import Direction, agreed_deployment
+from crosslab.protocol.schema import Protocol, ProtocolError
 from crosslab.protocol.signing import verify_protocol
 from crosslab.suites.registry import items_digest
-from crosslab.targets.deployment import build_deployment
 
 
 class BundleError(ValueError):
     """The run can't be published under this protocol; the message says why."""
 
 
-@dataclass(frozen=True)
-class Direction:
-    """Who evaluated whom: evaluator lab -> evaluated lab's named deployment."""
-
-    evaluator: str
-    evaluated: str
-    deployment: str
-
-
-def _check_run_matches_protocol(journal_meta: dict[str, Any], protocol: Protocol, direction: Direction,
-                                items_digest_: str) -> str:
+def _check_runs_match_protocol(metas: list[dict[str, Any]], digests: list[str], protocol: Protocol,
+                               direction: Direction) -> str:
+    """Every run is of the agreed deployment, and the runs cover exactly the pinned suites."""
     try:
-        evaluated = protocol.participant(direction.evaluated)
         protocol.participant(direction.evaluator)
-    except KeyError as exc:
-        raise BundleError(str(exc.args[0])) from exc
-    spec = next((d for d in evaluated.deployments if d.name == direction.deployment), None)
-    if spec is None:
-        raise BundleError(f"{direction.evaluated} has no deployment named {direction.deployment!r} in the protocol")
-    agreed = build_deployment(dict(spec.target), f"deployment {spec.name}").digest
-    if journal_meta["target_digest"] != agreed:
-        raise BundleError(f"the run's deployment ({journal_meta['target_digest'][:12]}) is not "
-                          f"{direction.evaluated}/{spec.name} as agreed ({agreed[:12]})")
-    suite = journal_meta["source"].get("suite")
-    pin = next((p for p in protocol.suites if p.name == suite), None)
-    if pin is None:
-        raise BundleError(f"the run's items ({journal_meta['source']}) are not a suite the protocol pins")
-    if items_digest_ != pin.digest:
-        raise BundleError(f"the run's items of suite {suite} ({items_digest_[:16]}…) differ from the pinned "
-                          f"version ({pin.digest[:16]}…); was the run limited or the suite changed?")
-    if journal_meta["epochs"] != pin.epochs:
-        raise BundleError(f"the run has {journal_meta['epochs']} epochs; the protocol pins {pin.epochs}")
+        agreed = agreed_deployment(protocol, direction.evaluated, direction.deployment).digest
+    except ProtocolError as exc:
+        raise BundleError(str(exc)) from exc
+    seen: set[str] = set()
+    for meta, items_digest_ in zip(metas, digests, strict=True):
+        if meta["target_digest"] != agreed:
+            raise BundleError(f"the run {meta['run_id']} is not of {direction.evaluated}/{direction.deployment} "
+                              f"as agreed (deployment {meta['target_digest'][:12]}, agreed {agreed[:12]})")
+        suite = meta["source"].get("suite")
+        pin = next((p for p in protocol.suites if p.name == suite), None)
+        if pin is None:
+            raise BundleError(f"the run's items ({meta['source']}) are not a suite the protocol pins")
+        if suite in seen:
+            raise BundleError(f"two runs of suite {suite}; give one run per pinned suite")
+        seen.add(suite)
+        if items_digest_ != pin.digest:
+            raise BundleError(f"the run's items of suite {suite} ({items_digest_[:16]}…) differ from the pinned "
+                              f"version ({pin.digest[:16]}…); was the run limited or the suite changed?")
+        if meta["epochs"] != pin.epochs:
+            raise BundleError(f"the run of suite {suite} has {meta['epochs']} epochs; the protocol pins {pin.epochs}")
+    missing = [p.name for p in protocol.suites if p.name not in seen]
+    if missing:
+        raise BundleError(f"no run for pinned suite(s) {', '.join(missing)}: a bundle covers the whole "
+                          "agreed methodology, never a chosen part of it")
     return agreed
 
 
-def write_bundle(out: Path, *, journal: Journal, protocol: Protocol, protocol_envelope: dict,
+def _records_in_plan_order(journals: list[Journal], protocol: Protocol) -> list[tuple[dict, dict | None]]:
+    """(record, verdict) in protocol suite order, then plan order (epoch, item, variant), never timing order."""
+    suite_rank = {p.name: n for n, p in enumerate(protocol.suites)}
+    ordered: list[tuple[dict, dict | None]] = []
+    for journal in sorted(journals, key=lambda j: suite_rank[j.meta()["source"]["suite"]]):
+        verdicts = journal.verdicts()
+        position = {item.id: n for n, item in enumerate(journal.items())}
+        for record in sorted(journal.records(), key=lambda r: (r["epoch"], position[r["item_id"]], r["variant"])):
+            by_grader = verdicts.get(record["sample_id"], {})
+            ordered.append((record, next(iter(by_grader.values())) if len(by_grader) == 1 else None))
+    return ordered
+
+
+def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, protocol_envelope: dict,
                  direction: Direction, signing_key: Ed25519PrivateKey) -> Path:
-    """Write the bundle directory ``out`` (which must not exist); returns it."""
+    """Write the bundle directory ``out`` (which must not exist) from one run per pinned suite.
+
+    The leak scan runs over every public file before anything is written; on a
+    hit nothing is written. Every disclosure (all tiers) is also kept in
+    ``<out>.private/disclosures.jsonl`` (mode 0600) beside the bundle, so the
+    evaluator can ``crosslab reveal`` chosen items later.
+    """
     if out.exists():
         raise BundleError(f"{out} already exists; bundles are never overwritten")
+    if not journals:
+        raise BundleError("no runs given")
     verify_protocol(protocol, protocol_envelope)
-    meta = journal.meta()
-    target_digest = _check_run_matches_protocol(meta, protocol, direction, items_digest(journal.items()))
+    metas = [j.meta() for j in journals]
+    target_digest = _check_runs_match_protocol(metas, [items_digest(j.items()) for j in journals], protocol,
+                                               direction)
     evaluator = protocol.participant(direction.evaluator).identity
 
-    verdicts = journal.verdicts()
     policy = protocol.disclosure
     stub_lines: list[bytes] = []
     stubs: list[dict[str, Any]] = []
     public_lines: list[bytes] = []
     restricted_lines: list[bytes] = []
-    # plan order (epoch, item, variant), not completion order, so indices don't depend on timing
-    position = {item.id: n for n, item in enumerate(journal.items())}
-    records = sorted(journal.records(), key=lambda r: (r["epoch"], position[r["item_id"]], r["variant"]))
-    for index, record in enumerate(records):
-        by_grader = verdicts.get(record["sample_id"], {})
-        verdict = next(iter(by_grader.values())) if len(by_grader) == 1 else None
+    private_lines: list[bytes] = []
+    for index, (record, verdict) in enumerate(_records_in_plan_order(journals, protocol)):
         stub, disclosure = stub_for(index, record, verdict)
         stub_lines.append(stub.line())
         stubs.append(stub.to_dict())
         entry = jcs({"i": index, "d": disclosure.encoded})
+        private_lines.append(entry)
         if stub.tier in policy.public:
             public_lines.append(entry)
         elif stub.tier in policy.partners:
             restricted_lines.append(entry)
     if not stub_lines:
-        raise BundleError("the run has no samples")
+        raise BundleError("the runs have no samples")
 
     files = {
         layout.ITEMS: encode_lines(stub_lines),
@@ -121,8 +136,9 @@ def write_bundle(out: Path, *, journal: Journal, protocol: Protocol, protocol_en
         "round": protocol.round.model_dump(mode="json"),
         "evaluator": direction.evaluator,
         "evaluated": {"lab": direction.evaluated, "deployment": direction.deployment, "target_digest": target_digest},
-        "run": {"run_id": meta["run_id"], "created_at": meta["created_at"], "epochs": meta["epochs"],
-                "suite": meta["source"].get("suite"), "items_digest": items_digest(journal.items())},
+        "runs": [{"suite": m["source"]["suite"], "run_id": m["run_id"], "created_at": m["created_at"],
+                  "epochs": m["epochs"], "items_digest": m["items_digest"]}
+                 for m in sorted(metas, key=lambda m: [p.name for p in protocol.suites].index(m["source"]["suite"]))],
         "stubs": {"count": len(stub_lines), "merkle_root": merkle.root(stub_lines).hex(),
                   "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
         "counts": counts_from_stubs(stubs),
@@ -135,7 +151,27 @@ def write_bundle(out: Path, *, journal: Journal, protocol: Protocol, protocol_en
     subjects.append((f"deployment:{direction.evaluated}/{direction.deployment}", target_digest))
     stmt = statement(subjects, layout.PREDICATE_TYPE, predicate)
     files[layout.STATEMENT] = dump_envelope(sign_statement(stmt, signing_key, evaluator.signing_key.keyid))
-    return _write_atomically(out, files)
+    hits = scan_files(files, Sensitive.from_items(i for j in journals for i in j.items()))
+    if hits:
+        raise BundleError(f"leak scan: {len(hits)} hit(s), bundle not written; first: {hits[0]}")
+    _write_atomically(out, files)
+    _write_private(out, encode_lines(private_lines))
+    return out
+
+
+def private_path(bundle: Path) -> Path:
+    """Where the evaluator's own copy of every disclosure lives (never published)."""
+    return bundle.with_name(bundle.name + ".private") / "disclosures.jsonl"
+
+
+def _write_private(out: Path, data: bytes) -> None:
+    path = private_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def _write_atomically(out: Path, files: dict[str, bytes]) -> Path:

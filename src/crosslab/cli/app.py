@@ -6,11 +6,13 @@ import typer
 
 from crosslab import __version__
 from crosslab.cli.bundle_cmd import app as bundle_app
-from crosslab.cli.bundle_cmd import verify
+from crosslab.cli.bundle_cmd import reveal, verify
 from crosslab.cli.compare_cmd import compare, plan
+from crosslab.cli.disclosure_cmd import app as disclosure_app
 from crosslab.cli.grade_cmd import grade
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.protocol_cmd import app as protocol_app
+from crosslab.cli.round_cmd import app as round_app
 from crosslab.cli.run import run
 from crosslab.cli.suites_cmd import suites
 from crosslab.cli.targets_cmd import targets
@@ -31,7 +33,10 @@ app.command()(grade)
 app.add_typer(keys_app, name="keys")
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(round_app, name="round")
 app.command()(verify)
+app.command()(reveal)
+app.add_typer(disclosure_app, name="disclosure")
 
 
 @app.command()

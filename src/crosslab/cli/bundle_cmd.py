@@ -39,7 +39,7 @@ def _keystore(keystore: Path | None) -> Any:
 
 @app.command()
 def create(
-    run: Annotated[Path, typer.Argument(help="The graded run directory.")],
+    runs: Annotated[list[Path], typer.Argument(help="The graded run directories, one per pinned suite.")],
     protocol_path: Annotated[Path, typer.Option("--protocol", help="The signed protocol YAML.")],
     lab: Annotated[str, typer.Option("--as", help="Your lab id (the evaluator).")],
     evaluated: Annotated[str, typer.Option(help="The evaluated lab.")],
@@ -47,10 +47,11 @@ def create(
     out: Annotated[Path, typer.Option(help="Bundle directory to create (must not exist).")],
     keystore: Keystore = None,
 ) -> None:
-    """Write a signed bundle for a graded run under a fully signed protocol."""
+    """Write a signed bundle from graded runs (one per pinned suite) under a fully signed protocol."""
     from crosslab.attest.errors import VerificationError
-    from crosslab.bundle.writer import BundleError, Direction, write_bundle
+    from crosslab.bundle.writer import BundleError, write_bundle
     from crosslab.engine.journal import Journal, JournalError
+    from crosslab.protocol.rounds import Direction
     from crosslab.protocol.schema import ProtocolError, load_protocol
     from crosslab.protocol.signing import envelope_path, read_envelope
 
@@ -59,9 +60,9 @@ def create(
         envelope = read_envelope(envelope_path(protocol_path))
         if envelope is None:
             raise VerificationError(f"the protocol has no signatures ({envelope_path(protocol_path)} missing)")
-        journal = Journal.open(run)
+        journals = [Journal.open(run) for run in runs]
         key = _keystore(keystore).signing_key(lab)
-        write_bundle(out, journal=journal, protocol=protocol, protocol_envelope=envelope,
+        write_bundle(out, journals=journals, protocol=protocol, protocol_envelope=envelope,
                      direction=Direction(lab, evaluated, deployment), signing_key=key)
     except (ProtocolError, JournalError, BundleError, VerificationError, OSError, ValueError) as exc:
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
@@ -116,5 +117,39 @@ def verify(
                   + (f"restricted checked {report.restricted_verified}" if report.restricted_verified is not None
                      else "restricted not decrypted (no --as)")
                   + f"; withheld {report.withheld}: committed, not revealed", soft_wrap=True)
+    if report.revealed:
+        console.print(f"revealed later: {report.revealed} disclosures checked against the original stubs",
+                      soft_wrap=True)
     console.print(("countersigned by " + report.evaluated if report.countersigned else "not countersigned")
                   + (f"; reply: {report.response}" if report.response else ""), soft_wrap=True)
+
+
+def reveal(
+    bundle: Annotated[Path, typer.Argument(help="A bundle you wrote.")],
+    items: Annotated[str, typer.Option("--items", help="Stub indices to reveal, e.g. 3,5,10-12.")],
+    lab: Annotated[str | None, typer.Option("--as", help="Your lab id, to decrypt restricted.age if the "
+                                                          "private copy is gone.")] = None,
+    keystore: Keystore = None,
+) -> None:
+    """Publish chosen restricted/withheld samples later; verify checks them against the original stubs."""
+    from crosslab.bundle.reveal import RevealError
+    from crosslab.bundle.reveal import reveal as do_reveal
+
+    indices: list[int] = []
+    try:
+        for part in items.split(","):
+            lo, _, hi = part.strip().partition("-")
+            indices.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        fail(f"--items must be indices and ranges like 3,5,10-12, not {items!r}")
+    age = None
+    if lab:
+        try:
+            age = _keystore(keystore).age_identity(lab)
+        except (OSError, ValueError) as exc:
+            fail(f"cannot load {lab}'s age identity: {exc}")
+    try:
+        path = do_reveal(bundle, indices, age)
+    except (RevealError, OSError, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"revealed {len(set(indices))} sample(s): {path}", soft_wrap=True, highlight=False)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crosslab.disclosure.canary import canary_for, needs_canary
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.caller import CallStats, ModelCaller, SampleError
 from crosslab.engine.interactions import INTERACTIONS, Conversation, EnvironmentFactory
@@ -60,6 +61,8 @@ async def run_sample(sample: Sample, caller: ModelCaller, target_digest: str,
         "messages": convo.messages,
         "stats": stats.to_dict(),
     }
+    if needs_canary(item.tier):
+        record["canary"] = canary_for(item.id)
     if convo.extra:
         record["agent"] = convo.extra
     return record

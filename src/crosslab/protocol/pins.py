@@ -2,14 +2,59 @@
 
 A protocol pins each suite's content digest; running a different version of a
 suite under that protocol would publish results for a methodology nobody
-agreed to, so the mismatch stops the run.
+agreed to, so the mismatch stops the run. A pin may name a ``subset`` size (a
+quick profile): the items are then chosen deterministically and the digest
+pins exactly those items.
 """
 
 from __future__ import annotations
 
-from crosslab.protocol.schema import Protocol
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+
+from crosslab.protocol.schema import Protocol, SuitePin
+from crosslab.suites.item import Item
 from crosslab.suites.loader import ItemsError
-from crosslab.suites.registry import get_suite
+from crosslab.suites.registry import get_suite, items_digest
+
+
+def _order_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def select_subset(items: Sequence[Item], n: int | None) -> list[Item]:
+    """``n`` items spread over every (category, slice), deterministic on any machine.
+
+    Groups are visited round-robin and items inside a group in the order of the
+    SHA-256 of their ids (a fixed shuffle, so a subset isn't just the first
+    behaviours of a data file); the result keeps the suite's own order.
+    """
+    if n is None or n >= len(items):
+        return list(items)
+    groups: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    for item in items:
+        groups[(item.category, item.slice or "")].append(item)
+    queues = [sorted(members, key=lambda i: _order_key(i.id))
+              for _, members in sorted(groups.items(), key=lambda kv: _order_key(repr(kv[0])))]
+    chosen: set[str] = set()
+    depth = 0
+    while len(chosen) < n:
+        for queue in queues:
+            if depth < len(queue) and len(chosen) < n:
+                chosen.add(queue[depth].id)
+        depth += 1
+    return [i for i in items if i.id in chosen]
+
+
+def pinned_items(pin: SuitePin) -> list[Item]:
+    """The installed items a pin selects (the whole suite, or its subset)."""
+    return select_subset(get_suite(pin.name).items(), pin.subset)
+
+
+def pin_digest(name: str, subset: int | None = None) -> str:
+    """The digest a protocol should pin for this installed suite (and subset size)."""
+    return items_digest(select_subset(get_suite(name).items(), subset))
 
 
 def pin_mismatches(protocol: Protocol) -> list[str]:
@@ -17,7 +62,7 @@ def pin_mismatches(protocol: Protocol) -> list[str]:
     problems = []
     for pin in protocol.suites:
         try:
-            installed = get_suite(pin.name).content_digest()
+            installed = items_digest(pinned_items(pin))
         except ItemsError as exc:
             problems.append(f"suite {pin.name}: {exc}")
             continue

@@ -69,6 +69,9 @@ class SuitePin(Strict):
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     epochs: int = Field(1, ge=1, le=1000)
     graders: dict[str, str] = Field(default_factory=dict)  # grader name -> version
+    #: Run only this many items, chosen by ``protocol.pins.select_subset`` (a quick profile);
+    #: the digest then pins exactly the selected items.
+    subset: int | None = Field(None, ge=1)
 
 
 class Sampling(Strict):

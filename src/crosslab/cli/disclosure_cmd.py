@@ -1,0 +1,50 @@
+"""`crosslab disclosure scan DIR`: fail if public artifacts carry restricted/withheld text or a canary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crosslab.cli.common import console, fail
+
+app = typer.Typer(help="Disclosure tiers: the leak scan.", no_args_is_help=True)
+
+
+@app.command()
+def scan(
+    directory: Annotated[Path, typer.Argument(help="Directory of public artifacts (a bundle, reports).")],
+    runs: Annotated[list[Path] | None, typer.Option("--run", help="Run directories whose items count as "
+                                                                 "sensitive too (repeatable).")] = None,
+) -> None:
+    """Scan every file under DIR except encrypted ones and reveals/; exit 1 on any hit.
+
+    Sensitive text: the authored content of every restricted or withheld item of
+    the installed suites and of the given runs (minus passages public items share),
+    and any canary token.
+    """
+    from crosslab.disclosure.leakscan import Sensitive, scan_files
+    from crosslab.engine.journal import Journal, JournalError
+    from crosslab.suites.registry import discover
+
+    if not directory.is_dir():
+        fail(f"{directory} is not a directory")
+    items = [i for suite in discover().values() for i in suite.items()]
+    for run in runs or []:
+        try:
+            journal = Journal.open(run)
+        except JournalError as exc:
+            fail(str(exc))
+        items.extend(journal.items())
+        journal.close()
+    sensitive = Sensitive.from_items(items)
+    files = {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+             if p.is_file() and p.relative_to(directory).parts[0] != "reveals"}
+    hits = scan_files(files, sensitive)
+    if hits:
+        for hit in hits[:20]:
+            console.print(f"[red]leak:[/] {hit}", soft_wrap=True, highlight=False)
+        fail(f"leak scan: {len(hits)} hit(s) in {directory}", code=1)
+    console.print(f"[green]clean:[/] {len(files)} files scanned against {len(sensitive)} sensitive passages "
+                  "and the canary pattern", soft_wrap=True, highlight=False)

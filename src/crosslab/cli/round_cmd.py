@@ -1,0 +1,129 @@
+"""`crosslab round plan|run`: the directions of a round, and running this lab's share of them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from crosslab.cli.common import console, err_console, fail
+
+app = typer.Typer(help="Rounds: who evaluates whom, and running your share.", no_args_is_help=True)
+ProtocolFile = Annotated[Path, typer.Argument(help="The protocol YAML (signatures beside it).")]
+
+
+def _load(path: Path) -> tuple[Any, dict | None]:
+    from crosslab.protocol.schema import ProtocolError, load_protocol
+    from crosslab.protocol.signing import envelope_path, read_envelope
+
+    try:
+        return load_protocol(path), read_envelope(envelope_path(path))
+    except (ProtocolError, OSError, ValueError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def plan(protocol_path: ProtocolFile) -> None:
+    """List every direction of the round (evaluator → evaluated deployment) with sample counts."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.protocol.pins import pin_mismatches, pinned_items
+    from crosslab.protocol.rounds import directions
+    from crosslab.round.share import RoundError, check_ready
+
+    protocol, envelope = _load(protocol_path)
+    r = protocol.round
+    console.print(f"[bold]{protocol.title}[/] · round {r.number} of {r.date}"
+                  + (f" · follows {r.previous[:16]}…" if r.previous else " · first round")
+                  + f" · protocol {protocol.id[:16]}…", soft_wrap=True, highlight=False)
+    problems = pin_mismatches(protocol)
+    sizes = {} if problems else {p.name: len(pinned_items(p)) * p.epochs for p in protocol.suites}
+    table = Table(title="Directions")
+    for col in ("evaluator", "evaluates", "deployment", *[p.name for p in protocol.suites], "samples"):
+        table.add_column(col, justify="right" if col in sizes or col == "samples" else "left")
+    share = directions(protocol)
+    for d in share:
+        table.add_row(d.evaluator, d.evaluated, d.deployment, *[str(sizes.get(p.name, "?")) for p in protocol.suites],
+                      str(sum(sizes.values())) if sizes else "?")
+    console.print(table)
+    console.print(f"{len(share)} directions, {len(share) * sum(sizes.values()) if sizes else '?'} samples in all",
+                  soft_wrap=True)
+    try:
+        check_ready(protocol, envelope)
+        console.print("[green]ready:[/] every participant signed and every suite pin matches", soft_wrap=True)
+    except (RoundError, VerificationError) as exc:
+        console.print(f"[yellow]not ready:[/] {exc}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def run(
+    protocol_path: ProtocolFile,
+    lab: Annotated[str, typer.Option("--as", help="Your lab id: runs every direction where you evaluate.")],
+    out: Annotated[Path, typer.Option(help="Round directory: runs and bundles go under it.")] = Path("round"),
+    only: Annotated[str | None, typer.Option(help="Only this evaluated lab (default: all of your share).")] = None,
+    keystore: Annotated[Path | None, typer.Option(help="Keystore directory (default: $CROSSLAB_KEYSTORE).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not reuse cached model responses.")] = False,
+    allow_errors: Annotated[bool, typer.Option(help="Write bundles even when samples errored.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run your share of the round (resumable) and write one signed bundle per direction."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.writer import BundleError
+    from crosslab.engine.cache import ResponseCache, default_cache_dir
+    from crosslab.engine.caller import SampleError
+    from crosslab.identity.keystore import Keystore, default_keystore_dir
+    from crosslab.protocol.pins import pinned_items
+    from crosslab.protocol.schema import ProtocolError
+    from crosslab.round.share import RoundError, check_ready, run_direction, share_of
+
+    protocol, envelope = _load(protocol_path)
+    try:
+        check_ready(protocol, envelope)
+        share = [d for d in share_of(protocol, lab) if only in (None, d.evaluated)]
+        if not share:
+            raise RoundError(f"{lab} does not evaluate {only!r} in this protocol")
+        key = Keystore(keystore or default_keystore_dir()).signing_key(lab)
+    except (RoundError, ProtocolError, VerificationError, OSError, ValueError) as exc:
+        fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
+    cache = None if no_cache else ResponseCache(default_cache_dir())
+    per_direction = sum(len(pinned_items(p)) * p.epochs for p in protocol.suites)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("[red]{task.fields[errors]} errors"), TimeElapsedColumn(),
+                        console=err_console, disable=quiet)
+    results = []
+    with progress:
+        for direction in share:
+            task = progress.add_task(str(direction), total=per_direction, errors=0)
+            errors = [0]
+
+            def tick(_d: Any, _suite: str, record: dict[str, Any], task: Any = task, errors: list = errors) -> None:
+                errors[0] += record["status"] == "error"
+                progress.update(task, advance=1, errors=errors[0])
+
+            try:
+                result = asyncio.run(run_direction(protocol, envelope, direction, out, key, cache=cache,
+                                                   on_record=tick, allow_errors=allow_errors))
+            except SampleError as exc:
+                fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
+            except (RoundError, BundleError, ProtocolError, VerificationError, OSError, ValueError) as exc:
+                fail(f"{direction}: {exc}", code=1)
+            progress.update(task, completed=per_direction)
+            results.append(result)
+    table = Table(title=f"round {protocol.round.number}: {lab}'s share")
+    for col in ("direction", "samples", "errors", "resumed", "bundle"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(str(r.direction), str(r.samples), str(r.errors), str(r.skipped),
+                      str(r.bundle) if r.bundle else "[red]not written: samples errored; run again to retry[/]")
+    console.print(table)
+    if any(r.bundle is None for r in results):
+        raise typer.Exit(1)

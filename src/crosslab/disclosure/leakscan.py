@@ -1,0 +1,170 @@
+"""The leak scan: public artifacts must not carry restricted or withheld text, or a canary.
+
+What counts as sensitive is the *authored* content of non-public items (their
+messages and follow-up turns), minus any passage that also appears in a public
+item (a shared system prompt or attack template is public by the authors'
+own choice). A hit is a run of at least ``SHINGLE`` words of sensitive text
+(or a whole sensitive text of ``MIN_WORDS`` words or more), or any canary
+token. Model responses are not scanned for: they follow their sample's tier
+into the right file by construction, and generic replies ("I can't help with
+that") would make every bundle fail.
+
+Public artifacts are scanned as a reader would see them: disclosures and
+DSSE payloads are decoded first, HTML entities unescaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crosslab.disclosure.canary import PATTERN as CANARY
+from crosslab.suites.item import Item
+
+SHINGLE = 8
+MIN_WORDS = 4
+_WORD = re.compile(r"\w+")
+#: Files in a bundle directory that are never public (encrypted or private).
+NOT_PUBLIC = frozenset({"restricted.age"})
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _grams(tokens: list[str], n: int) -> Iterator[tuple[str, ...]]:
+    for i in range(len(tokens) - n + 1):
+        yield tuple(tokens[i:i + n])
+
+
+def authored_texts(item: Item) -> list[str]:
+    return [m["content"] for m in item.messages] + list(item.followups)
+
+
+@dataclass
+class Sensitive:
+    """Word sequences that must not appear in public, each mapped to the item it came from."""
+
+    grams: dict[int, dict[tuple[str, ...], str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_items(cls, items: Iterable[Item]) -> Sensitive:
+        items = list(items)
+        public: dict[int, set[tuple[str, ...]]] = {}
+        secret: list[tuple[str, list[str]]] = []
+        for item in items:
+            for text in authored_texts(item):
+                tokens = words(text)
+                if item.tier == "public":
+                    for n in range(MIN_WORDS, SHINGLE + 1):
+                        public.setdefault(n, set()).update(_grams(tokens, n))
+                elif len(tokens) >= MIN_WORDS:
+                    secret.append((item.id, tokens))
+        found = cls()
+        for item_id, tokens in secret:
+            n = min(len(tokens), SHINGLE)
+            for gram in _grams(tokens, n):
+                if gram not in public.get(n, ()):
+                    found.grams.setdefault(n, {}).setdefault(gram, item_id)
+        return found
+
+    def __len__(self) -> int:
+        return sum(len(g) for g in self.grams.values())
+
+
+@dataclass(frozen=True)
+class Hit:
+    artifact: str  # "public.jsonl:3" — file and line (or entry) where it was found
+    kind: str  # "canary" | "restricted text"
+    item_id: str | None
+    excerpt: str  # the first words only: the scan report must not itself leak
+
+    def __str__(self) -> str:
+        source = f" of item {self.item_id}" if self.item_id else ""
+        return f"{self.artifact}: {self.kind}{source} ({self.excerpt})"
+
+
+def scan_text(artifact: str, text: str, sensitive: Sensitive) -> list[Hit]:
+    hits = [Hit(artifact, "canary", None, m.group(0)[:24] + "…") for m in CANARY.finditer(text)]
+    tokens = words(html.unescape(text))
+    seen: set[str] = set()
+    for n, table in sensitive.grams.items():
+        for gram in _grams(tokens, n):
+            item_id = table.get(gram)
+            if item_id is not None and item_id not in seen:
+                seen.add(item_id)
+                hits.append(Hit(artifact, "restricted text", item_id, " ".join(gram[:3]) + " …"))
+    return hits
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _decode_b64(text: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if "-" in text or "_" in text \
+            else base64.b64decode(text + "=" * (-len(text) % 4))
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _as_text(decoded: str) -> str:
+    """JSON is flattened to its strings (so escapes don't split words); anything else is kept."""
+    try:
+        return "\n".join(_strings(orjson.loads(decoded)))
+    except orjson.JSONDecodeError:
+        return decoded
+
+
+def readable_views(name: str, data: bytes) -> Iterator[tuple[str, str]]:
+    """(artifact label, text) pairs: the file as text, plus decoded disclosures and DSSE payloads."""
+    text = data.decode("utf-8", errors="replace")
+    yield name, text
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.startswith("{"):
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        for key in ("d", "payload"):  # a disclosure line, or a one-line DSSE envelope
+            encoded = value.get(key) if isinstance(value, dict) else None
+            decoded = _decode_b64(encoded) if isinstance(encoded, str) else None
+            if decoded:
+                yield f"{name}:{number}", _as_text(decoded)
+
+
+def scan_files(files: dict[str, bytes], sensitive: Sensitive) -> list[Hit]:
+    """Scan named public artifacts (encrypted files are skipped by name)."""
+    hits: list[Hit] = []
+    for name, data in sorted(files.items()):
+        if Path(name).name in NOT_PUBLIC or name.endswith(".age"):
+            continue
+        for label, text in readable_views(name, data):
+            hits.extend(scan_text(label, text, sensitive))
+    return hits
+
+
+def scan_directory(directory: Path, sensitive: Sensitive) -> list[Hit]:
+    """Every file under ``directory`` (recursively) that is not encrypted."""
+    files = {str(p.relative_to(directory)): p.read_bytes()
+             for p in sorted(directory.rglob("*")) if p.is_file()}
+    return scan_files(files, sensitive)

@@ -1,0 +1,59 @@
+"""A round's directions: every evaluator lab × every other lab's agreed deployment.
+
+With N labs each putting up deployments, a round is N × (the others'
+deployments) ordered pairs. Each direction is run by the evaluator alone and
+ends in one bundle. ``agreed_deployment`` is the single place that turns a
+protocol's deployment spec into a Deployment, so the run, the bundle writer and
+the verifier always derive the same deployment digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crosslab.protocol.schema import Protocol, ProtocolError
+from crosslab.targets.deployment import Deployment, DeploymentError, build_deployment
+
+
+@dataclass(frozen=True)
+class Direction:
+    """Who evaluates whom: evaluator lab -> evaluated lab's named deployment."""
+
+    evaluator: str
+    evaluated: str
+    deployment: str
+
+    @property
+    def slug(self) -> str:
+        """A directory name for this direction's runs and bundle."""
+        return f"{self.evaluator}-on-{self.evaluated}-{self.deployment}"
+
+    def __str__(self) -> str:
+        return f"{self.evaluator} → {self.evaluated}/{self.deployment}"
+
+
+def directions(protocol: Protocol, evaluator: str | None = None) -> list[Direction]:
+    """All ordered pairs of the round (or one evaluator's share), in participant order."""
+    labs = [p.identity.lab for p in protocol.participants]
+    if evaluator is not None and evaluator not in labs:
+        raise ProtocolError(f"{evaluator!r} is not a participant of this protocol (participants: {', '.join(labs)})")
+    return [Direction(ev.identity.lab, ed.identity.lab, d.name)
+            for ev in protocol.participants if evaluator in (None, ev.identity.lab)
+            for ed in protocol.participants if ed.identity.lab != ev.identity.lab
+            for d in ed.deployments]
+
+
+def agreed_deployment(protocol: Protocol, lab: str, name: str) -> Deployment:
+    """The deployment as agreed: the protocol's sampling settings, overridden by the deployment's own."""
+    try:
+        participant = protocol.participant(lab)
+    except KeyError as exc:
+        raise ProtocolError(str(exc.args[0])) from None
+    spec = next((d for d in participant.deployments if d.name == name), None)
+    if spec is None:
+        raise ProtocolError(f"{lab} has no deployment named {name!r} in the protocol")
+    fields = {**protocol.sampling.model_dump(), **spec.target}
+    try:
+        return build_deployment(fields, f"deployment {lab}/{name}")
+    except DeploymentError as exc:
+        raise ProtocolError(str(exc)) from None

@@ -1,0 +1,1 @@
+"""Running a lab's share of a round: every direction it evaluates, to signed bundles."""

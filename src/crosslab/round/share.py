@@ -1,0 +1,123 @@
+"""One lab's share of a round: for each deployment it evaluates, run every pinned suite, then bundle.
+
+The lab runs nothing until the protocol is fully signed and every pinned suite
+digest matches the suites installed here: results under a methodology that
+not everyone agreed to, or under different content, can't be published.
+Runs live at ``OUT/<direction>/<suite>/`` and resume where they stopped; the
+bundle is written once every run of the direction is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from crosslab.bundle.writer import write_bundle
+from crosslab.engine.cache import ResponseCache
+from crosslab.engine.journal import Journal
+from crosslab.engine.session import RunConfig, execute_run, preflight
+from crosslab.protocol.pins import pin_mismatches, pinned_items
+from crosslab.protocol.rounds import Direction, agreed_deployment, directions
+from crosslab.protocol.schema import Protocol
+from crosslab.protocol.signing import verify_protocol
+from crosslab.suites.registry import all_environments, items_digest
+from crosslab.targets.registry import create_target
+
+#: (direction, suite name, record) after each sample.
+Progress = Callable[[Direction, str, dict[str, Any]], None]
+
+
+class RoundError(ValueError):
+    """The round can't run or be published as asked; the message says why."""
+
+
+def check_ready(protocol: Protocol, envelope: dict | None) -> None:
+    """Refuse to start unless every participant signed and every pin matches the installed suites."""
+    if envelope is None:
+        raise RoundError("the protocol has no signatures yet; every participant must `crosslab protocol sign` it")
+    verify_protocol(protocol, envelope)  # raises VerificationError naming who has not signed
+    problems = pin_mismatches(protocol)
+    if problems:
+        raise RoundError("pinned suites differ from the installed ones: " + "; ".join(problems))
+
+
+@dataclass
+class DirectionResult:
+    direction: Direction
+    runs: dict[str, Path] = field(default_factory=dict)
+    bundle: Path | None = None
+    samples: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+
+def _open_or_create(run_dir: Path, config: RunConfig) -> Journal:
+    if (run_dir / "journal.sqlite").exists():
+        journal = Journal.open(run_dir)
+        meta = journal.meta()
+        if meta["target_digest"] != config.deployment.digest or meta["items_digest"] != items_digest(config.items):
+            journal.close()
+            raise RoundError(f"{run_dir} holds a run of a different deployment or suite version; "
+                             "move it away or choose another --out")
+        return journal
+    meta = config.meta(f"{run_dir.parent.name}/{run_dir.name}")
+    return Journal.create(run_dir, meta, config.items)
+
+
+async def run_direction(protocol: Protocol, envelope: dict, direction: Direction, out: Path,
+                        signing_key: Ed25519PrivateKey, *, cache: ResponseCache | None,
+                        on_record: Progress | None = None, check_first: bool = True,
+                        allow_errors: bool = False) -> DirectionResult:
+    """Run (or resume) every pinned suite against the evaluated deployment, then write the bundle.
+
+    With errored samples the bundle is not written (running again retries
+    them) unless ``allow_errors``: then they are published, counted as errors.
+    """
+    result = DirectionResult(direction)
+    base = out / direction.slug
+    bundle = base / "bundle"
+    deployment = agreed_deployment(protocol, direction.evaluated, direction.deployment)
+    target = create_target(deployment)
+    journals: list[Journal] = []
+    try:
+        if check_first:
+            await preflight(target)
+        for pin in protocol.suites:
+            config = RunConfig(deployment, pinned_items(pin), {"suite": pin.name}, pin.epochs)
+            journal = _open_or_create(base / pin.name, config)
+            journals.append(journal)
+            result.runs[pin.name] = journal.path.parent
+
+            def report(record: dict[str, Any], suite: str = pin.name) -> None:
+                if on_record is not None:
+                    on_record(direction, suite, record)
+
+            summary = await execute_run(config, target, journal, cache=cache, environments=all_environments(),
+                                        on_record=report)
+            result.skipped += summary.skipped
+        for journal in journals:
+            records = list(journal.records())
+            result.samples += len(records)
+            result.errors += sum(1 for r in records if r["status"] == "error")
+        if result.errors and not allow_errors:
+            return result
+        if not bundle.exists():
+            write_bundle(bundle, journals=journals, protocol=protocol, protocol_envelope=envelope,
+                         direction=direction, signing_key=signing_key)
+        result.bundle = bundle
+    finally:
+        await target.aclose()
+        for journal in journals:
+            journal.close()
+    return result
+
+
+def share_of(protocol: Protocol, lab: str) -> list[Direction]:
+    share = directions(protocol, lab)
+    if not share:
+        raise RoundError(f"{lab} evaluates no deployment in this protocol")
+    return share
