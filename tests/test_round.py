@@ -200,3 +200,66 @@ def test_sensitive_text_ignores_passages_public_items_share():
     ).decode().rstrip("=")}) + b"\n"}
     assert [h.item_id for h in scan_files(encoded, sensitive)] == ["res"]
     assert scan_files({"restricted.age": leaked["report.md"]}, sensitive) == []
+
+
+def test_bundle_statement_verifies_with_securesystemslib(ran: dict):
+    """An independent DSSE implementation accepts the evaluator's signature on the real bundle."""
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import SSlibKey
+
+    from crosslab.identity.keys import load_identity
+
+    lab_a = load_identity(ran["trusted"] / "lab-a.identity.json")
+    key = SSlibKey.from_crypto(lab_a.public_key(), keyid=lab_a.signing_key.keyid)
+    envelope = Envelope.from_dict(orjson.loads((ran["bundle"] / layout.STATEMENT).read_bytes()))
+    assert envelope.payload_type == "application/vnd.in-toto+json"
+    assert list(envelope.verify([key], 1)) == [lab_a.signing_key.keyid]
+
+
+@pytest.mark.slow
+def test_one_direction_on_the_embedded_model_end_to_end(tmp_path: Path):
+    """The issue's 'done when': keys, a protocol both sign, A runs B on local:smollm2, B countersigns,
+    a third party verifies offline, B decrypts the restricted appendix with Debian's age."""
+    import subprocess
+
+    env = {"CROSSLAB_KEYSTORE": str(tmp_path / "keystore")}
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("keys", "new", lab, "--name", lab.upper(), "--out", str(tmp_path / "keys"), env=env).returncode == 0
+    protocol = tmp_path / "protocol.yaml"
+    protocol.write_text(yaml.safe_dump({
+        "title": "A and B on the embedded model",
+        "participants": [
+            {"identity": "keys/lab-a.identity.json", "deployments": [
+                {"name": "a-prod", "target": {"provider": "local", "model": "smollm2"}}]},
+            {"identity": "keys/lab-b.identity.json", "deployments": [
+                {"name": "b-prod", "target": {"provider": "local", "model": "smollm2", "max_tokens": 64,
+                                              "system_prefix": "You are a careful, safe assistant."}}]},
+        ],
+        "suites": [{"name": "smoke", "digest": pin_digest("smoke", 6), "subset": 6}],
+        "sampling": {"max_tokens": 64},
+        "round": {"number": 1, "date": "2026-11-24"},
+    }))
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
+    out = tmp_path / "round"
+    result = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(out), "--no-cache", "--quiet",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    bundle = out / "lab-a-on-lab-b-b-prod" / "bundle"
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    for lab in ("lab-a", "lab-b"):
+        shutil.copy(tmp_path / "keys" / f"{lab}.identity.json", trusted)
+    reply = run_cli("bundle", "countersign", str(bundle), "--as", "lab-b", "--keys", str(trusted),
+                    "--response", "Reviewed; we accept these findings.", env=env)
+    assert reply.returncode == 0, reply.stderr
+    third_party = run_cli("verify", str(bundle), "--keys", str(trusted))  # no keystore: an outsider
+    assert third_party.returncode == 0, third_party.stderr
+    assert "countersigned by lab-b" in third_party.stdout and "we accept" in third_party.stdout
+    stubs = [orjson.loads(line) for line in (bundle / layout.ITEMS).read_bytes().splitlines()]
+    assert len(stubs) == 6 and all(s["status"] == "ok" for s in stubs)
+    restricted = sorted(s["i"] for s in stubs if s["tier"] == "restricted")
+    assert restricted and any(s["tier"] == "withheld" for s in stubs)  # the subset spans every tier
+    plain = subprocess.run(["age", "--decrypt", "-i", str(tmp_path / "keystore" / "lab-b" / "age_identity.txt"),
+                            str(bundle / layout.RESTRICTED)], capture_output=True, check=True).stdout
+    assert sorted(orjson.loads(line)["i"] for line in plain.splitlines()) == restricted

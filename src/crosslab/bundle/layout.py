@@ -1,4 +1,4 @@
-"""File names and constants of a bundle directory (docs/protocol.md, section 5)."""
+"""File names and constants of a bundle directory (docs/protocol.md, section 6)."""
 
 ITEMS = "items.jsonl"
 PUBLIC = "public.jsonl"
