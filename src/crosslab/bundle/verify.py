@@ -200,6 +200,14 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
             raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub index {stub['i']} out of order")
         if stub["tier"] not in TIERS:
             raise VerificationError(f"{layout.ITEMS}:{number + 1}: unknown tier {stub['tier']!r}")
+    runs = pred.get("runs")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs) or \
+            [r.get("suite") for r in runs] != [p.name for p in protocol.suites] or \
+            sum(int(r.get("items", 0)) * int(r.get("epochs", 0)) for r in runs) != len(stubs) or \
+            any(r.get("items_digest") != p.digest or r.get("epochs") != p.epochs
+                for r, p in zip(runs, protocol.suites, strict=True)):
+        raise VerificationError(f"{layout.STATEMENT}: the runs do not cover the pinned suites "
+                                "(suite order, items × epochs, digests)")
     claimed_stubs = pred.get("stubs", {})
     if claimed_stubs.get("count") != len(stubs):
         raise VerificationError(f"{layout.ITEMS}: {len(stubs)} stubs, the statement says {claimed_stubs.get('count')}")

@@ -85,6 +85,17 @@ def _records_in_plan_order(journals: list[Journal], protocol: Protocol) -> list[
     return ordered
 
 
+def _runs_block(journals: list[Journal], protocol: Protocol) -> list[dict[str, Any]]:
+    """One entry per suite, in protocol order; ``items`` × ``epochs`` stubs each, in that order."""
+    order = [p.name for p in protocol.suites]
+    runs = []
+    for journal in journals:
+        m = journal.meta()
+        runs.append({"suite": m["source"]["suite"], "run_id": m["run_id"], "created_at": m["created_at"],
+                     "items": len(journal.items()), "epochs": m["epochs"], "items_digest": m["items_digest"]})
+    return sorted(runs, key=lambda r: order.index(r["suite"]))
+
+
 def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, protocol_envelope: dict,
                  direction: Direction, signing_key: Ed25519PrivateKey) -> Path:
     """Write the bundle directory ``out`` (which must not exist) from one run per pinned suite.
@@ -136,9 +147,7 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         "round": protocol.round.model_dump(mode="json"),
         "evaluator": direction.evaluator,
         "evaluated": {"lab": direction.evaluated, "deployment": direction.deployment, "target_digest": target_digest},
-        "runs": [{"suite": m["source"]["suite"], "run_id": m["run_id"], "created_at": m["created_at"],
-                  "epochs": m["epochs"], "items_digest": m["items_digest"]}
-                 for m in sorted(metas, key=lambda m: [p.name for p in protocol.suites].index(m["source"]["suite"]))],
+        "runs": _runs_block(journals, protocol),
         "stubs": {"count": len(stub_lines), "merkle_root": merkle.root(stub_lines).hex(),
                   "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
         "counts": counts_from_stubs(stubs),
