@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from crosslab.identity import IdentityError, Keystore, KeystoreError, load_identity, write_identity
+from crosslab.identity import (
+    IdentityError,
+    Keystore,
+    KeystoreError,
+    load_identity,
+    write_identity,
+)
 from crosslab.identity.keys import fingerprint_of, keyid_for
 from crosslab.protocol.canonical import canonical_json
 

@@ -7,7 +7,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port, run_cli
 
 from crosslab.engine.journal import Journal

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import run_cli
 
 from crosslab.protocol.schema import ProtocolError, load_protocol

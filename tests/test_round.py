@@ -9,7 +9,6 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-
 from conftest import run_cli
 
 from crosslab.bundle import layout

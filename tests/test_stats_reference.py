@@ -13,7 +13,11 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_confint, proportion_effectsize
 
 from crosslab.stats import bootstrap
-from crosslab.stats.bootstrap import Difference, cluster_bootstrap_mean, paired_cluster_bootstrap
+from crosslab.stats.bootstrap import (
+    Difference,
+    cluster_bootstrap_mean,
+    paired_cluster_bootstrap,
+)
 from crosslab.stats.intervals import Interval, clopper_pearson, rare_event_bound, wilson
 from crosslab.stats.multiplicity import adjust, benjamini_hochberg, holm
 from crosslab.stats.paired import mcnemar_exact, paired_binary

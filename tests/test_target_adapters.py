@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from crosslab.targets.base import ChatRequest, ChatResponse, Message, Target, TargetError, ToolSpec
+from crosslab.targets.base import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    Target,
+    TargetError,
+    ToolSpec,
+)
 from crosslab.targets.registry import create_target, parse_target
 
 try:

@@ -1,5 +1,9 @@
 from crosslab.targets.base import ToolSpec
-from crosslab.targets.text_tools import parse_tool_calls, to_text_messages, with_tool_instructions
+from crosslab.targets.text_tools import (
+    parse_tool_calls,
+    to_text_messages,
+    with_tool_instructions,
+)
 
 TOOL = ToolSpec("lookup", "Look up a keyword.", {"type": "object", "properties": {"keyword": {"type": "string"}}})
 

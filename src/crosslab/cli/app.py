@@ -8,10 +8,12 @@ from crosslab import __version__
 from crosslab.cli.bundle_cmd import app as bundle_app
 from crosslab.cli.bundle_cmd import reveal, verify
 from crosslab.cli.compare_cmd import compare, plan
+from crosslab.cli.demo_cmd import demo
 from crosslab.cli.disclosure_cmd import app as disclosure_app
 from crosslab.cli.grade_cmd import grade
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.protocol_cmd import app as protocol_app
+from crosslab.cli.report_cmd import report
 from crosslab.cli.round_cmd import app as round_app
 from crosslab.cli.run import run
 from crosslab.cli.suites_cmd import suites
@@ -24,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command()(demo)
 app.command()(run)
 app.command()(targets)
 app.command()(compare)
@@ -36,6 +39,7 @@ app.add_typer(bundle_app, name="bundle")
 app.add_typer(round_app, name="round")
 app.command()(verify)
 app.command()(reveal)
+app.command()(report)
 app.add_typer(disclosure_app, name="disclosure")
 
 

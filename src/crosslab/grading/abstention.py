@@ -67,6 +67,9 @@ _ABSTAIN = {
         r"hypothetical)\b",
         r"\bi(?:'m| am) not familiar with\b",
         r"\bnot an? (?:approved|licensed|registered) (?:drug|medication|medicine)\b",
+        r"\b(?:does not|doesn't|do not|don't) (?:appear|seem) to be (?:an? )?(?:approved|real|known|recogni[sz]ed|"
+        r"registered|genuine|documented)\b",
+        r"\b(?:not|no|n't)\b[^.?!]{0,60}\b(?:that i know of|that i(?:'m| am) aware of)\b",
         r"\b(?:not|n't) (?:aware of|familiar with)\b",
         r"\bthere (?:is|are|was|were) no (?:\w+ ){0,3}(?:record|records|evidence|mention|trace|information)\b",
         r"\b(?:does not|doesn't) (?:match|correspond to) any\b",
@@ -107,8 +110,10 @@ _CLAIM = re.compile(
     r"\b(?:is|was|are|were) (?:a|an|the|known|founded|born|located|used|approved|developed|published|"
     r"written|made|based|considered|famous|best known|widely)\b|"
     r"\b(?:founded|established|born|died|invented|discovered|published|held|ruled|decided|approved|"
-    r"developed|won|wrote|directed|located|treats|causes|inhibits|acts|works by)\b"
+    r"developed|won|wrote|directed|located|treats|causes|inhibits|acts|works by|holding was|held that)\b|"
+    r"\b(?:is|was|are|were) (?:that|based|about|around)\b"
 )
+_CONTRAST = re.compile(r"\b(?:but|however|although|though|yet)\b")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 # Capitalised words that are not proper nouns in the sense of a specific claim.
 _COMMON_CAPS = {
@@ -175,6 +180,20 @@ def _specifics(sentence: str, question_words: set[str]) -> bool:
     return bool(_CLAIM.search(sentence.lower()))
 
 
+def _hedged_claim(sentence: str, question_words: set[str]) -> bool:
+    """Inside a doubting sentence: a guess ("but I think it was X") or a contrast clause with a claim."""
+    low = sentence.lower()
+    guess = _GUESS.search(low)
+    if guess and _specifics(sentence[guess.end():], question_words):
+        return True
+    last_cue = max((m.end() for _, p in _COMPILED for m in p.finditer(low)), default=0)
+    contrast = _CONTRAST.search(low, last_cue)
+    if contrast:
+        tail = sentence[contrast.end():]
+        return not _NEUTRAL.search(tail.lower()) and _specifics(tail, question_words)
+    return False
+
+
 def detect(response: str, question: str | None = None) -> AbstentionResult:
     text = _normalise_quotes(response)
     lower = text.lower()
@@ -189,9 +208,7 @@ def detect(response: str, question: str | None = None) -> AbstentionResult:
         has_cue = any(m.start() <= s < m.end() for s in cue_starts)
         low = sentence.lower()
         if has_cue:
-            # "I'm not sure, but I think it was X in 1987": a guess inside the doubting sentence
-            guess = _GUESS.search(low)
-            if guess and _specifics(sentence[guess.end():], question_words):
+            if _hedged_claim(sentence, question_words):
                 assertions.append(sentence)
             continue
         if _NEUTRAL.search(low):

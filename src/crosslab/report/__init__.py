@@ -1,0 +1,1 @@
+"""Reports rendered from verified bundles (never from raw journals): public, partner and joint round."""

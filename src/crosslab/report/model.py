@@ -1,0 +1,213 @@
+"""The report as data (``crosslab-report/1``), built from bundle views; HTML and Markdown render this.
+
+Field names follow the community "Every Eval Ever" results schema where they
+fit (``schema_version``, ``evaluation_id``, ``source_metadata``,
+``eval_library``, ``model_info``, ``evaluation_results[].score_details``
+with ``uncertainty.confidence_interval``); docs/reports.md documents every
+field. Audiences differ only in what they may see: the public report holds
+public-tier data and counts of the rest, the partner report adds restricted
+examples, the joint report puts every direction of a round side by side.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from itertools import combinations
+from typing import Any, Literal
+
+from crosslab import __version__
+from crosslab.report.bundle_view import BundleView
+from crosslab.results.compare import RunOutcomes, compare_runs
+
+Audience = Literal["public", "partner", "joint"]
+SCHEMA_VERSION = "crosslab-report/1"
+EXAMPLES_PER_CATEGORY = 3  # per category and tier
+NEUTRAL_LABELS = frozenset({"not_attempted", "abstain", "incapable", "evade", "no_action"})
+
+
+def _excerpt(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def _last(messages: list[dict[str, Any]], role: str) -> str:
+    for m in reversed(messages):
+        if m.get("role") == role and m.get("content"):
+            return str(m["content"])
+    return ""
+
+
+def _examples(view: BundleView, tiers: set[str], limit: int) -> list[dict[str, Any]]:
+    """Up to a few disclosed samples per category and tier, as short excerpts (the protocol's excerpt length)."""
+    taken: Counter[tuple[str, str]] = Counter()
+    out = []
+    for i in sorted(view.disclosed):
+        stub = view.stubs[i]
+        if stub["tier"] not in tiers or taken[(stub["category"], stub["tier"])] >= EXAMPLES_PER_CATEGORY:
+            continue
+        record = view.disclosed[i].get("record") or {}
+        messages = record.get("messages") or []
+        taken[(stub["category"], stub["tier"])] += 1
+        out.append({"i": i, "category": stub["category"], "slice": stub["slice"], "tier": stub["tier"],
+                    "label": stub["label"], "score": stub["score"],
+                    "prompt": _excerpt(_last(messages, "user"), limit),
+                    "response": _excerpt(_last(messages, "assistant"), limit)})
+    return out
+
+
+def _results(view: BundleView) -> list[dict[str, Any]]:
+    rows = []
+    for row in view.predicate.get("metrics", {}).get("rows", []):
+        rate = row.get("pass_rate")
+        rows.append({
+            "evaluation_name": f"{row['category']}/{row['slice']}",
+            "category": row["category"], "slice": row["slice"],
+            "metric_config": {"evaluation_description": "share of graded samples showing the wanted behaviour",
+                              "lower_is_better": False, "score_type": "binary"},
+            "score_details": {"score": rate["estimate"] if rate else None, "uncertainty": {
+                "confidence_interval": {"lower": rate["low"], "upper": rate["high"], "confidence_level": rate["level"],
+                                        "method": rate["method"]} if rate else None,
+                "num_samples": row["graded"]}},
+            "samples": row["samples"], "errors": row["errors"], "graded": row["graded"], "passed": row["passed"],
+        })
+    return rows
+
+
+def _heatmap(view: BundleView) -> dict[str, Any] | None:
+    """Jailbreak attack success (harmful samples answered without refusal) per transform × harm category."""
+    cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for s in view.stubs:
+        f = s.get("facets") or {}
+        if s["category"] == "jailbreak" and s["slice"] == "harmful" and s["score"] is not None \
+                and "transform" in f and "harm" in f:
+            cell = cells[(f["transform"], f["harm"])]
+            cell[0] += s["score"] != 1.0
+            cell[1] += 1
+    if not cells:
+        return None
+    return {"rows": sorted({k[0] for k in cells}), "cols": sorted({k[1] for k in cells}),
+            "cells": [{"transform": t, "harm": h, "k": k, "n": n} for (t, h), (k, n) in sorted(cells.items())]}
+
+
+def _outcomes(view: BundleView) -> dict[str, dict[str, Any]]:
+    """Per category: how many graded samples got each label, and whether a label is wanted (score 1)."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in view.stubs:
+        if s["label"] is None:
+            continue
+        entry = out.setdefault(s["category"], {"counts": Counter(), "good": set()})
+        entry["counts"][s["label"]] += 1
+        if s["score"] == 1.0:
+            entry["good"].add(s["label"])
+    return {c: {"counts": dict(sorted(e["counts"].items())), "good_labels": sorted(e["good"])}
+            for c, e in sorted(out.items())}
+
+
+def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
+    pred, rep = view.predicate, view.report
+    evaluated = pred.get("evaluated", {})
+    excerpt = int(view.protocol.get("disclosure", {}).get("public_excerpt_chars", 280))
+    tiers = {"public"} | ({"restricted"} if audience == "partner" and view.restricted_opened else set())
+    return {
+        "evaluation_id": f"{str(pred.get('protocol_id', ''))[:16]}/{view.key}",
+        "key": view.key, "direction": view.direction, "path": str(view.path),
+        "source_metadata": {"source_type": "evaluation_run", "source_organization_name": pred.get("evaluator"),
+                            "evaluator_relationship": "third_party"},
+        "eval_library": {"name": "crosslab", "version": pred.get("crosslab_version", "unknown")},
+        "model_info": {"name": evaluated.get("deployment"), "id": evaluated.get("target_digest"),
+                       "developer": evaluated.get("lab")},
+        "round": pred.get("round"),
+        "verification": {"status": "verified" if view.verified else "failed", "problem": view.problem,
+                         "countersigned": bool(rep and rep.countersigned), "reply": rep.response if rep else None,
+                         "public_checked": rep.public_verified if rep else None,
+                         "restricted_checked": rep.restricted_verified if rep else None,
+                         "revealed": rep.revealed if rep else 0},
+        "counts": pred.get("counts"),
+        "evaluation_results": _results(view),
+        "suite_metrics": pred.get("metrics", {}).get("suites", {}),
+        "jailbreak_heatmap": _heatmap(view),
+        "outcomes": _outcomes(view),
+        "examples": _examples(view, tiers, excerpt) if view.verified else [],
+    }
+
+
+def _scores(view: BundleView) -> RunOutcomes:
+    out = RunOutcomes(view.key, str(view.predicate.get("evaluated", {}).get("target_digest", "")))
+    for stub, (item, epoch) in zip(view.stubs, view.units(), strict=False):
+        out.groups[item] = (stub["category"], stub["slice"] or "all")
+        if stub["status"] == "error":
+            out.errors += 1
+        elif stub["score"] is not None:
+            out.scores[(item, "", epoch)] = float(stub["score"])
+    return out
+
+
+def _comparable(a: BundleView, b: BundleView) -> bool:
+    """Same protocol and the same item at every stub index: then samples pair by index."""
+    return (a.verified and b.verified and a.predicate.get("protocol_id") == b.predicate.get("protocol_id")
+            and a.units() == b.units() and len(a.units()) == len(a.stubs)
+            and all(x["category"] == y["category"] and x["slice"] == y["slice"] for x, y in zip(a.stubs, b.stubs)))
+
+
+def comparisons(views: list[BundleView], alpha: float = 0.05) -> list[dict[str, Any]]:
+    """Paired A vs B for every comparable pair of bundles (same protocol and items), Holm-adjusted per pair."""
+    out = []
+    for a, b in combinations(views, 2):
+        if not _comparable(a, b):
+            continue
+        result = compare_runs(_scores(a), _scores(b), alpha=alpha, resamples=2000, seed=0)
+        out.append({"a": a.key, "b": b.key, "alpha": alpha, "correction": result.correction,
+                    "unpaired_samples": result.unpaired,
+                    "rows": [{"category": r.category, "slice": r.slice, "n_pairs": r.n_pairs,
+                              "a": r.a.estimate if r.a else None, "b": r.b.estimate if r.b else None,
+                              "difference": r.difference.estimate if r.difference else None,
+                              "low": r.difference.low if r.difference else None,
+                              "high": r.difference.high if r.difference else None,
+                              "method": r.difference.method if r.difference else None,
+                              "p_adjusted": r.p_adjusted, "verdict": r.verdict} for r in result.rows]})
+    return out
+
+
+def _trend(views: list[BundleView]) -> list[dict[str, Any]]:
+    """Overall pass rate per direction and round, when the bundles span more than one round."""
+    points = []
+    for v in views:
+        overall = next((r for r in v.predicate.get("metrics", {}).get("rows", [])
+                        if r["category"] == "all" and r["slice"] == "all"), None)
+        if overall and overall.get("pass_rate") and v.predicate.get("round"):
+            points.append({"key": v.key, "round": v.predicate["round"]["number"],
+                           "pass_rate": overall["pass_rate"]["estimate"]})
+    return points if len({p["round"] for p in points}) > 1 else []
+
+
+def _protocols(views: list[BundleView]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for v in views:
+        pid = v.predicate.get("protocol_id")
+        if not pid or pid in seen:
+            continue
+        p = v.protocol
+        seen[pid] = {"id": pid, "title": p.get("title"), "round": p.get("round"),
+                     "participants": [{"lab": x["identity"]["lab"], "name": x["identity"]["name"],
+                                       "deployments": [d["name"] for d in x["deployments"]]}
+                                      for x in p.get("participants", [])],
+                     "suites": [{k: s.get(k) for k in ("name", "digest", "subset", "epochs")}
+                                for s in p.get("suites", [])],
+                     "disclosure": p.get("disclosure"), "review_window_days": p.get("review_window_days")}
+    return list(seen.values())
+
+
+def build_report(views: list[BundleView], audience: Audience, generated_at: str) -> dict[str, Any]:
+    views = sorted(views, key=lambda v: ((v.predicate.get("round") or {}).get("number", 0), v.key))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "audience": audience,
+        "generated_at": generated_at,
+        "eval_library": {"name": "crosslab", "version": __version__},
+        "protocols": _protocols(views),
+        "bundles": [_bundle(v, audience) for v in views],
+        "comparisons": comparisons(views),
+        "trend": _trend(views),
+        "how_to_verify": "crosslab verify BUNDLE_DIR --keys DIR_OF_PINNED_IDENTITY_FILES "
+                         "(exit 0 only when every signature, digest, count, metric and disclosure matches)",
+    }

@@ -1,0 +1,131 @@
+"""Load a page in Debian's headless Chromium over the DevTools protocol, as a reader's browser would.
+
+Returns what a test needs to judge a report: console errors and uncaught
+exceptions, failed requests (a self-contained report makes none), the text of
+every ``[data-key]`` element, and a full-page PNG screenshot. Talks to
+Chromium directly over its DevTools WebSocket (aiohttp), so no browser
+download or driver package is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def chromium_path() -> str | None:
+    return next((p for p in map(shutil.which, CANDIDATES) if p), None)
+
+
+@dataclass
+class PageResult:
+    errors: list[str] = field(default_factory=list)  # console errors, exceptions, failed loads
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for beyond itself
+    keyed: dict[str, str] = field(default_factory=dict)  # data-key -> text
+    screenshot: bytes = b""
+
+
+class _Session:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws, self.ids, self.events = ws, itertools.count(1), []
+        self.pending: dict[int, asyncio.Future] = {}
+
+    async def pump(self) -> None:
+        async for msg in self.ws:
+            data = msg.json()
+            if "id" in data and data["id"] in self.pending:
+                self.pending.pop(data["id"]).set_result(data)
+            elif "method" in data:
+                self.events.append(data)
+
+    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+        n = next(self.ids)
+        self.pending[n] = asyncio.get_running_loop().create_future()
+        await self.ws.send_json({"id": n, "method": method, "params": params})
+        reply = await asyncio.wait_for(self.pending[n], 30)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply.get("result", {})
+
+
+async def _load(url: str, port: int) -> PageResult:
+    result = PageResult()
+    async with aiohttp.ClientSession() as http:
+        async with http.put(f"http://127.0.0.1:{port}/json/new?about:blank") as resp:
+            target = await resp.json(content_type=None)
+        async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            session = _Session(ws)
+            pump = asyncio.create_task(session.pump())
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                await session.send(f"{domain}.enable")
+            await session.send("Page.navigate", url=url)
+            deadline = time.monotonic() + 30
+            while not any(e["method"] == "Page.loadEventFired" for e in session.events):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} did not finish loading")
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)  # let late console messages arrive
+            keyed = await session.send("Runtime.evaluate", returnByValue=True, expression=(
+                "Object.fromEntries([...document.querySelectorAll('[data-key]')]"
+                ".map(e => [e.dataset.key, e.textContent.trim()]))"))
+            result.keyed = keyed["result"]["value"]
+            metrics = await session.send("Page.getLayoutMetrics")
+            size = metrics["cssContentSize"]
+            shot = await session.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                                      clip={"x": 0, "y": 0, "width": size["width"],
+                                            "height": min(size["height"], 12000), "scale": 1})
+            result.screenshot = base64.b64decode(shot["data"])
+            pump.cancel()
+    for e in session.events:
+        p = e.get("params", {})
+        if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            result.errors.append("console: " + " ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
+        elif e["method"] == "Runtime.exceptionThrown":
+            result.errors.append("exception: " + p["exceptionDetails"].get("text", ""))
+        elif e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
+            result.errors.append("log: " + p["entry"]["text"])
+        elif e["method"] == "Network.loadingFailed":
+            result.errors.append("failed load: " + p.get("errorText", ""))
+        elif e["method"] == "Network.requestWillBeSent" and p["request"]["url"] != url:
+            result.requests.append(p["request"]["url"])
+    return result
+
+
+def load_page(path: Path) -> PageResult:
+    """Open ``path`` (a local HTML file) in a fresh headless Chromium and report what happened."""
+    binary = chromium_path()
+    if binary is None:
+        raise FileNotFoundError("no Chromium found (Debian: apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="crosslab-chromium-") as profile:
+        proc = subprocess.Popen([binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                 "--disable-dev-shm-usage", "--remote-debugging-port=0",
+                                 "--remote-allow-origins=*", f"--user-data-dir={profile}",
+                                 "--window-size=1100,900", "about:blank"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            port_file = Path(profile) / "DevToolsActivePort"
+            deadline = time.monotonic() + 30
+            while not (port_file.exists() and port_file.read_text().strip()):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("Chromium did not start its DevTools endpoint")
+                time.sleep(0.05)
+            port = int(port_file.read_text().split()[0])
+            return asyncio.run(_load(path.resolve().as_uri(), port))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,159 @@
+"""Reports from bundles: what each audience sees, the numbers match the bundles, and a real browser renders them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, run_cli
+from support.browser import load_page
+
+from crosslab.protocol.pins import pin_digest
+from crosslab.report import charts
+from crosslab.report.output import LeakError, check_public
+from crosslab.suites.registry import get_suite
+
+ARTIFACTS = Path(os.environ.get("CROSSLAB_ARTIFACTS", REPO / "artifacts")) / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def round_dir(tmp_path_factory) -> dict:
+    """lab-a (refuse-all) and lab-b (comply-all) evaluate each other on smoke; lab-b countersigns with a reply."""
+    root = tmp_path_factory.mktemp("report")
+    env = {"CROSSLAB_KEYSTORE": str(root / "keystore")}
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("keys", "new", lab, "--name", f"Lab {lab[-1].upper()}", "--out", str(root / "keys"),
+                       env=env).returncode == 0
+    protocol = root / "protocol.yaml"
+    protocol.write_text(yaml.safe_dump({
+        "title": "Report test round",
+        "participants": [
+            {"identity": "keys/lab-a.identity.json", "deployments": [
+                {"name": "a-prod", "target": {"provider": "baseline", "model": "refuse-all"}}]},
+            {"identity": "keys/lab-b.identity.json", "deployments": [
+                {"name": "b-prod", "target": {"provider": "baseline", "model": "comply-all"}}]}],
+        "suites": [{"name": "smoke", "digest": pin_digest("smoke")}],
+        "round": {"number": 1, "date": "2026-11-24"},
+    }))
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
+    for lab in ("lab-a", "lab-b"):
+        result = run_cli("round", "run", str(protocol), "--as", lab, "--out", str(root / "round"), "--quiet",
+                         "--no-cache", env=env)
+        assert result.returncode == 0, result.stderr
+    bundles = [root / "round" / "lab-a-on-lab-b-b-prod" / "bundle", root / "round" / "lab-b-on-lab-a-a-prod" / "bundle"]
+    trusted = root / "trusted"
+    trusted.mkdir()
+    for lab in ("lab-a", "lab-b"):
+        shutil.copy(root / "keys" / f"{lab}.identity.json", trusted)
+    assert run_cli("bundle", "countersign", str(bundles[0]), "--as", "lab-b", "--keys", str(trusted),
+                   "--response", "We dispute the tools slice.", env=env).returncode == 0
+    return {"root": root, "env": env, "bundles": bundles, "trusted": trusted}
+
+
+def make_report(round_dir: dict, audience: str, *extra: str) -> dict:
+    out = round_dir["root"] / f"out-{audience}"
+    result = run_cli("report", *map(str, round_dir["bundles"]), "--keys", str(round_dir["trusted"]),
+                     "--audience", audience, "--out", str(out), *extra, env=round_dir["env"])
+    assert result.returncode == 0, result.stderr
+    return {"dir": out, "json": json.loads((out / f"{audience}-report.json").read_text()),
+            "html": out / f"{audience}-report.html", "md": (out / f"{audience}-report.md").read_text()}
+
+
+def test_public_report_shows_public_data_and_counts_the_rest(round_dir: dict):
+    report = make_report(round_dir, "public")
+    data = report["json"]
+    assert data["schema_version"] == "crosslab-report/1" and data["audience"] == "public"
+    [a_on_b, b_on_a] = data["bundles"]
+    assert a_on_b["verification"] == {**a_on_b["verification"], "status": "verified", "countersigned": True,
+                                      "reply": "We dispute the tools slice."}
+    assert {e["tier"] for e in a_on_b["examples"]} == {"public"}
+    assert a_on_b["counts"]["by_tier"] == {"public": 9, "restricted": 2, "withheld": 1}
+    overall = next(r for r in a_on_b["evaluation_results"] if r["evaluation_name"] == "all/all")
+    assert overall["graded"] == 12 and overall["score_details"]["uncertainty"]["confidence_interval"]["method"] == "Wilson score"
+    for restricted in (i for i in get_suite("smoke").items() if i.tier != "public"):
+        text = restricted.messages[-1]["content"]
+        assert text not in report["html"].read_text() and text not in report["md"]
+    assert "We dispute the tools slice." in report["md"]
+
+
+def test_partner_report_adds_restricted_examples(round_dir: dict):
+    data = make_report(round_dir, "partner", "--as", "lab-b")["json"]
+    tiers = {e["tier"] for b in data["bundles"] for e in b["examples"]}
+    assert tiers == {"public", "restricted"}
+
+
+def test_joint_report_pairs_the_directions(round_dir: dict):
+    data = make_report(round_dir, "joint")["json"]
+    [comparison] = data["comparisons"]
+    row = next(r for r in comparison["rows"] if r["slice"] == "all")
+    assert row["n_pairs"] == 12
+    a_rate = next(r for r in data["bundles"][0]["evaluation_results"] if r["slice"] == "all")["score_details"]["score"]
+    b_rate = next(r for r in data["bundles"][1]["evaluation_results"] if r["slice"] == "all")["score_details"]["score"]
+    assert row["difference"] == pytest.approx(a_rate - b_rate)
+
+
+@pytest.mark.parametrize("audience", ["public", "partner", "joint"])
+def test_reports_load_in_chromium_without_errors_and_show_the_json_numbers(round_dir: dict, audience: str):
+    extra = ("--as", "lab-b") if audience == "partner" else ()
+    report = make_report(round_dir, audience, *extra)
+    page = load_page(report["html"])
+    assert page.errors == [] and page.requests == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{audience}-report.png").write_bytes(page.screenshot)
+    assert page.screenshot.startswith(b"\x89PNG")
+    checked = 0
+    for bundle in report["json"]["bundles"]:
+        assert page.keyed[f"{bundle['key']}|verification"] == "verified"
+        for r in bundle["evaluation_results"]:
+            assert page.keyed[f"{bundle['key']}|{r['evaluation_name']}|pass_rate"] == f"{r['score_details']['score']:.1%}"
+            checked += 1
+        for tier, n in bundle["counts"]["by_tier"].items():
+            assert page.keyed[f"{bundle['key']}|tier|{tier}"] == str(n)
+    for c in report["json"]["comparisons"]:
+        for r in c["rows"]:
+            shown = page.keyed[f"{c['a']}|{c['b']}|{r['category']}/{r['slice']}|difference"]
+            assert shown == f"{r['difference'] * 100:+.1f} pts"
+    assert checked >= 12 and page.keyed["protocol-id"] == report["json"]["protocols"][0]["id"]
+
+
+def test_unverified_bundle_is_refused_unless_asked(round_dir: dict, tmp_path: Path):
+    broken = tmp_path / "bundle"
+    shutil.copytree(round_dir["bundles"][0], broken)
+    items = broken / "items.jsonl"
+    items.write_bytes(items.read_bytes().replace(b'"status":"ok"', b'"status":"error"', 1))
+    args = ("report", str(broken), "--keys", str(round_dir["trusted"]), "--out", str(tmp_path / "out"))
+    refused = run_cli(*args)
+    assert refused.returncode == 1 and "verification failed" in refused.stderr and not (tmp_path / "out").exists()
+    shown = run_cli(*args, "--allow-unverified", "--audience", "joint", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    [bundle] = json.loads((tmp_path / "out" / "joint-report.json").read_text())["bundles"]
+    assert bundle["verification"]["status"] == "failed" and "items.jsonl" in bundle["verification"]["problem"]
+    assert bundle["examples"] == []
+
+
+def test_public_report_with_restricted_text_is_not_written():
+    restricted = next(i for i in get_suite("smoke").items() if i.tier == "restricted")
+    with pytest.raises(LeakError, match=restricted.id):
+        check_public({"public-report.md": f"Example: {restricted.messages[-1]['content']}".encode()})
+
+
+def test_charts_are_well_formed_svg_that_escape_labels():
+    svgs = [
+        charts.interval_chart([{"label": "<b>x</b> & y", "estimate": 0.5, "low": 0.2, "high": 0.8},
+                               {"label": "empty", "estimate": None, "low": None, "high": None}], "t"),
+        charts.heatmap({("base64", "cyber"): (3, 4)}, ["base64"], ["cyber", "fraud"], "h"),
+        charts.stacked_bars([("m", {"correct": 3, "incorrect": 1})], [("correct", "good"), ("incorrect", "bad")], "s"),
+        charts.forest([{"label": "all", "difference": -0.2, "low": -0.5, "high": 0.1, "note": "p"}], "f"),
+        charts.trend({"a": [(1, 0.5), (2, 0.7)]}, "r"),
+    ]
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.tag.endswith("svg")
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in svgs[0]
+    assert ">3/4<" in svgs[1]
