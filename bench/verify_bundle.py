@@ -47,7 +47,8 @@ def build(root: Path, n: int) -> tuple[Path, dict, object]:
         envelope = sign_protocol(protocol, lab, store.signing_key(lab), envelope)
     journal = Journal.create(root / "run", {"run_id": "bench", "created_at": "2026-11-24T00:00:00Z",
                                             "target_digest": deployment.digest, "source": {"suite": "bench"},
-                                            "epochs": 1, "deployment": deployment.model_dump(mode="json")}, items)
+                                            "epochs": 1, "deployment": deployment.model_dump(mode="json"),
+                                            "items_digest": items_digest(items)}, items)
     verdicts = []
     for i, item in enumerate(items):
         sid = f"s{i:06d}"
@@ -63,7 +64,7 @@ def build(root: Path, n: int) -> tuple[Path, dict, object]:
                                            "score": 1.0 if i % 3 else 0.0, "evidence": {}}))
     journal.write_verdicts(verdicts)
     # the bench suite isn't installed: pin check happens at run time, not in the bundle writer
-    bundle = write_bundle(root / "bundle", journal=journal, protocol=protocol, protocol_envelope=envelope,
+    bundle = write_bundle(root / "bundle", journals=[journal], protocol=protocol, protocol_envelope=envelope,
                           direction=Direction("lab-a", "lab-b", "lab-b-prod"), signing_key=store.signing_key("lab-a"))
     return bundle, {lab: store.public_identity(lab) for lab in ids}, store.age_identity("lab-b")
 

@@ -15,7 +15,7 @@ from crosslab.grading.standalone import STANDALONE
 
 def grade(
     name: Annotated[str, typer.Argument(help=f"Grader: {', '.join(STANDALONE)}.")],
-    file: Annotated[Path | None, typer.Argument(help="JSONL input (default: standard input).")] = None,
+    file: Annotated[Path | None, typer.Argument(help="JSONL input (default or -: standard input).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Read JSONL objects, add "label" and "evidence" to each, write JSONL.
@@ -27,7 +27,7 @@ def grade(
     if name not in STANDALONE:
         fail(f"unknown grader {name!r} (available: {', '.join(STANDALONE)})")
     spec = STANDALONE[name]
-    if file is not None:
+    if file is not None and str(file) != "-":
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:

@@ -39,7 +39,6 @@ __all__ = [
 SALT_BYTES = 16
 """Minimum (and default) salt length: 128 bits, as RFC 9901 recommends."""
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -47,15 +46,29 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_SEXTET = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+
+
 def _unb64url(text: str) -> bytes | None:
-    """Strict unpadded base64url decode; None unless ``text`` is the one encoding of its bytes."""
-    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    """Strict unpadded base64url decode; None unless ``text`` is the one encoding of its bytes.
+
+    Strict: only the URL-safe alphabet, no padding, and the unused low bits of
+    the last character zero (so no two strings decode to the same bytes).
+    """
+    if not text.isascii() or len(text) % 4 == 1:
+        return None
+    raw = text.encode("ascii")
+    if b"+" in raw or b"/" in raw or b"=" in raw:
         return None
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + b"=" * (-len(raw) % 4), strict_mode=True)
+    except binascii.Error:
         return None
-    return data if _b64url(data) == text else None
+    rest = len(raw) % 4
+    if rest and _SEXTET[text[-1]] & (0x0F if rest == 2 else 0x03):
+        return None
+    return data
 
 
 @dataclass(frozen=True)
