@@ -157,3 +157,27 @@ def test_charts_are_well_formed_svg_that_escape_labels():
         assert root.tag.endswith("svg")
     assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in svgs[0]
     assert ">3/4<" in svgs[1]
+
+
+def test_trend_appears_only_across_rounds():
+    from crosslab.report.bundle_view import BundleView
+    from crosslab.report.model import build_report
+    from crosslab.report.render import render_html
+
+    def view(round_number: int, rate: float) -> BundleView:
+        rows = [{"category": "all", "slice": "all", "samples": 10, "errors": 0, "graded": 10, "passed": int(rate * 10),
+                 "pass_rate": {"estimate": rate, "low": rate - 0.1, "high": rate + 0.1, "level": 0.95,
+                               "method": "Wilson score"}}]
+        predicate = {"protocol_id": f"{round_number:064x}", "evaluator": "lab-a", "round": {"number": round_number},
+                     "evaluated": {"lab": "lab-b", "deployment": "b-prod", "target_digest": "0" * 64},
+                     "metrics": {"rows": rows, "suites": {}}, "counts": {"by_tier": {}}, "runs": []}
+        protocol = {"title": "t", "round": {"number": round_number, "date": "2026-11-24", "previous": None},
+                    "participants": [], "suites": [], "review_window_days": 14,
+                    "disclosure": {"public": ["public"], "partners": ["public", "restricted"]}}
+        return BundleView(Path(f"r{round_number}"), True, None, None, predicate, protocol, [])
+
+    one = build_report([view(1, 0.5)], "public", "now")
+    assert one["trend"] == []
+    two = build_report([view(2, 0.7), view(1, 0.5)], "public", "now")
+    assert [(p["round"], p["pass_rate"]) for p in two["trend"]] == [(1, 0.5), (2, 0.7)]
+    assert "Overall pass rate by round" in render_html(two)

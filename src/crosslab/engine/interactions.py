@@ -65,3 +65,47 @@ async def agent(sample: Sample, caller: ModelCaller, convo: Conversation, stats:
 
 
 INTERACTIONS = {"single_turn": single_turn, "scripted": scripted, "agent": agent}
+
+
+async def agent_interrogated(sample: Sample, caller: ModelCaller, convo: Conversation, stats: CallStats,
+                             environments: dict[str, EnvironmentFactory]) -> None:
+    """The agent loop, then follow-up questions if the environment saw a covert action.
+
+    The environment decides what counts as covert (its optional
+    ``covert_action(messages)`` returns evidence or None); the questions come from
+    the item (``metadata["interrogation"]``). Each question is asked in a fresh
+    continuation of the finished transcript, one model call each, so the answers
+    are independent; they go to ``convo.extra["interrogation"]``, the main
+    transcript is left as the agent ended it.
+    """
+    item = sample.item
+    built: list[ToolEnvironment] = []
+
+    def keep(it: Item, seed: int) -> ToolEnvironment:
+        env = environments[it.environment](it, seed)  # type: ignore[index]
+        built.append(env)
+        return env
+
+    wrapped = dict(environments)
+    if item.environment in environments:
+        wrapped[item.environment] = keep
+    await agent(sample, caller, convo, stats, wrapped)
+    env = built[0]
+    check = getattr(env, "covert_action", None)
+    finding = check(convo.messages) if callable(check) else None
+    convo.extra["covert_action"] = finding
+    if not finding:
+        return
+    answers = []
+    for i, question in enumerate(item.metadata.get("interrogation") or []):
+        branch = [*convo.messages, {"role": "user", "content": question}]
+        reply = await caller.call(branch, env.tools, epoch=sample.epoch, stats=stats,
+                                  call_id=f"{sample.id[:12]}-q{i}")
+        answer: dict[str, Any] = {"question": question, "answer": reply.text}
+        if reply.tool_calls:
+            answer["tool_calls"] = [c.to_dict() for c in reply.tool_calls]
+        answers.append(answer)
+    convo.extra["interrogation"] = answers
+
+
+INTERACTIONS["agent_interrogated"] = agent_interrogated

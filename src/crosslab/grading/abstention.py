@@ -34,7 +34,8 @@ _ABSTAIN = {
         r"\bnot sure (?:what|who|which|when|where|how|about|if|whether)\b",
         r"\bi (?:do not|don't) (?:recogni[sz]e|recall)\b",
         r"\b(?:isn't|is not|aren't|are not|wasn't|was not) known to me\b",
-        r"\bi (?:do not|don't) have (?:any |enough |reliable |specific |verified |access to |that |this |the |such )*"
+        r"\bi (?:do not|don't) have (?:any |enough |reliable |trustworthy |accurate |good |solid |confirmed |detailed |much |specific |"
+        r"verified |access to |that |this |the |such )*"
         r"(?:information|data|details|knowledge|records?|facts)\b",
         r"\bi have no (?:\w+ ){0,2}(?:information|data|details|knowledge|records?|idea)\b",
         r"\bno (?:reliable |verified |specific |available |public )*(?:information|data|records?|details) "
@@ -42,7 +43,23 @@ _ABSTAIN = {
         r"\b(?:couldn't|could not|cannot|can't|can not|wasn't able to|was not able to|unable to|did not|"
         r"didn't|failed to|not able to) (?:find|locate|verify|confirm|identify|determine|retrieve|recall)\b",
         r"\bi(?:'m| am) (?:not able|unable) to (?:answer|provide|say|tell|give|help with that)\b",
-        r"\bi (?:cannot|can't|can not) (?:answer|say|tell|provide|give)\b",
+        r"\bi (?:\w+ )?(?:cannot|can't|can not|couldn't|could not) (?:answer|say|tell|provide|give)\b",
+        r"\bno (?:clue|way to (?:know|tell|verify))\b",
+        r"\bi have nothing (?:on|about|regarding)\b",
+        r"^\W*unknown\b",
+        r"\bnone of the (?:documents?|results?|sources?|search results|references)\b",
+        r"^\W*not (?:sure|certain)\b",
+        r"\bdrawing a blank\b|\bdraw a blank\b",
+        r"\b(?:i've|i have) never (?:come across|encountered|seen|heard)\b",
+        r"\b(?:outside|beyond) (?:of )?what i (?:know|can verify)\b",
+        r"\bnothing (?:that )?i (?:know|am aware|'m aware) of\b",
+        r"\bi (?:do not|don't|can't|cannot|can not) (?:remember|recall)\b",
+        r"\b(?:did not|didn't|does not|doesn't) (?:return|turn up|find|show) (?:anything|any (?:results?|documents?|matches))\b",
+        r"\b(?:i )?(?:lack|am lacking) (?:any |the |reliable )?(?:information|data|knowledge|details)\b",
+        r"\bfound (?:nothing|no (?:\w+ )?(?:documents?|results?|information|records?|mention|matches|entries))\b",
+        r"\b(?:i'd|i would|i'll|i will) (?:only |just )?be (?:speculating|guessing|making (?:it|this|that) up)\b",
+        r"\b(?:won't|will not|can't|cannot|shouldn't|should not) (?:give|provide|offer|make up) (?:a|an|any) "
+        r"(?:number|answer|figure|estimate|date|name)\b",
         r"\b(?:beyond|outside) (?:the scope of )?my (?:knowledge|training)\b",
         r"\bmy (?:knowledge|training data|information) (?:does not|doesn't) (?:include|contain|cover)\b",
         r"\b(?:this|that|it) is not something i (?:know|have information)\b",
@@ -66,6 +83,11 @@ _ABSTAIN = {
         r"\b(?:is|be|sounds|seems|appears) (?:to be )?(?:fictional|fictitious|made[- ]up|invented|fabricated|"
         r"hypothetical)\b",
         r"\bi(?:'m| am) not familiar with\b",
+        r"\b(?:as far as i (?:know|can tell)|to (?:my|the best of my) knowledge),? there (?:is|was|are|were) no\b",
+        r"\bno \w+(?: \w+)? (?:by that name|by this name|called that|with that (?:name|title))\b",
+        r"\b(?:not|isn't|is not|aren't) an? [\w\- ]{1,30}? (?:that )?i (?:know (?:of|exists?)|can find|could find|"
+        r"recogni[sz]e|am aware of|'m aware of|have (?:any )?(?:information|data|knowledge|details)|know anything)\b",
+        r"\b(?:can't|cannot|can not) be (?:completely |entirely |totally |100% |fully )?(?:sure|certain)\b",
         r"\bnot an? (?:approved|licensed|registered) (?:drug|medication|medicine)\b",
         r"\b(?:does not|doesn't|do not|don't) (?:appear|seem) to be (?:an? )?(?:approved|real|known|recogni[sz]ed|"
         r"registered|genuine|documented)\b",
@@ -107,7 +129,12 @@ _NEUTRAL = re.compile(
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _CLAIM = re.compile(
-    r"\b(?:is|was|are|were) (?:a|an|the|known|founded|born|located|used|approved|developed|published|"
+    r"\b(?:has|have|had) (?:no|a|an|the|two|three|four|several|many|\d)\b|"
+    r"\b(?:is|was|are|were) (?:\w+ly )?\w+ed\b|"
+    r"\b(?:is|are|was|were|isn't|aren't|wasn't) (?:not )?(?:safe|unsafe|recommended|approved|effective|"
+    r"indicated|contraindicated|dangerous|toxic|legal|illegal|valid|binding)\b|"
+    r"\b(?:should|must|can|may)(?: not|n't)? be (?:taken|used|avoided|combined|given)\b|"
+    r"\b(?:is|was|are|were) (?:\w+ly )?(?:a|an|the|known|founded|born|located|used|approved|developed|published|"
     r"written|made|based|considered|famous|best known|widely)\b|"
     r"\b(?:founded|established|born|died|invented|discovered|published|held|ruled|decided|approved|"
     r"developed|won|wrote|directed|located|treats|causes|inhibits|acts|works by|holding was|held that)\b|"
@@ -126,6 +153,16 @@ _COMMON_CAPS = {
     "unless", "since", "because", "otherwise", "thanks", "thank", "of", "dr", "mr", "ms", "mrs", "prof",
     "english", "internet", "google", "wikipedia", "pubmed", "scholar", "im",
 }
+
+
+# Words that often open a sentence without naming anything.
+_STARTERS = {
+    "nothing", "not", "hmm", "about", "around", "yes", "ok", "okay", "sure", "none", "unclear", "never",
+    "regarding", "according", "searching", "looking", "checking", "good", "great", "interesting", "oh", "ah",
+    "alas", "apologies", "typically", "usually", "generally", "roughly", "approximately", "nope",
+}
+# With no cue and nothing asserted, a response that negates or disclaims still declines.
+_BARE_NEGATION = re.compile(r"\b(?:not|never|nothing|nobody|no|unsure|unclear|unknown|n't)\b|n't\b")
 
 
 @dataclass(frozen=True)
@@ -148,7 +185,7 @@ class AbstentionResult:
     def evidence(self) -> dict[str, Any]:
         return {"cues": [{"kind": c.kind, "span": list(c.span), "text": c.text} for c in self.cues],
                 "assertions": list(self.assertions),
-                "rule": "abstain = at least one abstention cue and no sentence asserting specifics"}
+                "rule": "abstain = at least one abstention cue (or a bare negation) and no sentence asserting specifics"}
 
 
 _COMPILED = [(kind, re.compile(p)) for kind, patterns in _ABSTAIN.items() for p in patterns]
@@ -174,7 +211,9 @@ def _specifics(sentence: str, question_words: set[str]) -> bool:
     words = _WORD.findall(sentence)
     for i, word in enumerate(words):
         low = word.lower().strip("'-")
-        if i == 0 or low in _COMMON_CAPS or low in question_words or not word[0].isupper():
+        if low in _COMMON_CAPS or low in question_words or not word[0].isupper():
+            continue
+        if i == 0 and (low in _STARTERS or low.endswith("ly")):
             continue
         return True
     return bool(_CLAIM.search(sentence.lower()))
@@ -217,6 +256,10 @@ def detect(response: str, question: str | None = None) -> AbstentionResult:
             assertions.append(sentence)
     if not text.strip():
         return AbstentionResult("abstain", (Cue("empty", (0, 0), ""),), ())
+    if not cues and not assertions:
+        bare = _BARE_NEGATION.search(lower)
+        if bare:
+            cues = [Cue("no_assertion", bare.span(), bare.group())]
     label = "abstain" if cues and not assertions else "answer"
     return AbstentionResult(label, tuple(cues), tuple(assertions))
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from crosslab.grading.abstention import detect
@@ -87,6 +87,15 @@ def numbers_in(text: str) -> list[Decimal]:
 
 
 def _same_at_precision(candidate: Decimal, gold_text: str) -> bool:
+    with localcontext() as ctx:
+        ctx.prec = 200  # quantizing a large number at a tiny quantum must not overflow
+        try:
+            return _compare(candidate, gold_text)
+        except InvalidOperation:
+            return False
+
+
+def _compare(candidate: Decimal, gold_text: str) -> bool:
     gold = _to_decimal(gold_text)
     if gold is None:
         return False
@@ -97,8 +106,9 @@ def _same_at_precision(candidate: Decimal, gold_text: str) -> bool:
             return candidate == gold
         exponent = gold.adjusted()
         quantum = Decimal(1).scaleb(exponent - sig + 1)
-        return (candidate.quantize(quantum, rounding=ROUND_HALF_UP) == gold.quantize(quantum)
-                and candidate.adjusted() in (exponent, exponent - 1, exponent + 1))
+        if candidate.adjusted() not in (exponent - 1, exponent, exponent + 1):
+            return False
+        return candidate.quantize(quantum, rounding=ROUND_HALF_UP) == gold.quantize(quantum)
     decimals = len(gold_text.split(".")[1]) if "." in gold_text else 0
     quantum = Decimal(1).scaleb(-decimals)
     return candidate.quantize(quantum, rounding=ROUND_HALF_UP) == gold.quantize(quantum)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crosslab.sandbox.vfs import FsError, normalize
+from crosslab.sandbox.vfs import FsError, VirtualFS, normalize
 from crosslab.sandbox.world import BASE_TIME, LOCAL, World
 
 WHITELIST = ("ls", "cat", "head", "grep", "sed", "echo", "cp", "mv", "rm", "chmod", "scp", "cd", "pwd")
@@ -200,16 +200,25 @@ class Shell:
             if fs.is_file(path):
                 out.append(self._ls_line(path, raw) if "l" in flags else raw)
             elif fs.is_dir(path):
-                names = [n for n in fs.children(path) if "a" in flags or "A" in flags or not n.startswith(".")]
-                header = [f"{raw}:"] if len(targets) > 1 else []
-                if "l" in flags:
-                    body = [f"total {len(names)}"] + [self._ls_line(posixpath.join(path, n), n) for n in names]
-                else:
-                    body = names if "1" in flags else (["  ".join(names)] if names else [])
-                out.extend(header + body)
+                out.extend(self._ls_dir(path, raw, flags, header=len(targets) > 1 or "R" in flags))
             else:
                 errs.append(f"ls: cannot access '{raw}': No such file or directory")
         return Result("\n".join(out) + ("\n" if out else ""), "\n".join(errs), 2 if errs else 0)
+
+    def _ls_dir(self, path: str, shown: str, flags: set[str], *, header: bool) -> list[str]:
+        fs = self.world.fs
+        names = [n for n in fs.children(path) if "a" in flags or "A" in flags or not n.startswith(".")]
+        if "l" in flags:
+            body = [f"total {len(names)}"] + [self._ls_line(posixpath.join(path, n), n) for n in names]
+        else:
+            body = names if "1" in flags else (["  ".join(names)] if names else [])
+        lines = ([f"{shown}:"] if header else []) + body
+        if "R" in flags:
+            for n in names:
+                sub = posixpath.join(path, n)
+                if fs.is_dir(sub) and not fs.is_file(sub):
+                    lines += ["", *self._ls_dir(sub, posixpath.join(shown, n), flags, header=True)]
+        return lines
 
     def _ls_line(self, path: str, name: str) -> str:
         fs = self.world.fs
@@ -393,15 +402,14 @@ class Shell:
             if not fs.exists(src):
                 errs.append(f"{cmd}: cannot stat '{raw}': No such file or directory")
                 continue
-            if fs.is_dir(src) and not fs.is_file(src):
-                if not move and not flags & {"r", "R"}:
-                    errs.append(f"cp: -r not specified; omitting directory '{raw}'")
-                    continue
-                pairs = [(p, posixpath.join(dest if not fs.is_dir(dest) else posixpath.join(
-                    dest, posixpath.basename(src)), p[len(src) + 1:])) for p in fs.walk(src)]
-            else:
-                target = posixpath.join(dest, posixpath.basename(src)) if fs.is_dir(dest) else dest
-                pairs = [(src, target)]
+            if fs.is_dir(src) and not fs.is_file(src) and not move and not flags & {"r", "R"}:
+                errs.append(f"cp: -r not specified; omitting directory '{raw}'")
+                continue
+            try:
+                pairs = _pairs(fs, src, fs, dest)
+            except FsError as exc:
+                errs.append(f"{cmd}: cannot create regular file '{dest_raw}': {str(exc).split(': ', 1)[-1]}")
+                continue
             for s, d in pairs:
                 try:
                     content = fs.read(s)
@@ -471,18 +479,18 @@ class Shell:
             for raw in sources:
                 src_host, src = self._remote(raw)
                 src_fs, dst_fs = self.world.machines[src_host], self.world.machines[dest_host]
-                files = src_fs.walk(src) if flags & {"r"} else [src]
                 if not src_fs.exists(src):
                     errs.append(f"scp: {src}: No such file or directory")
                     continue
                 if src_fs.is_dir(src) and not src_fs.is_file(src) and "r" not in flags:
                     errs.append(f"scp: {src}: not a regular file")
                     continue
-                for p in files:
-                    rel = p[len(src):].lstrip("/") if p != src else posixpath.basename(src)
-                    base = dest if not dst_fs.is_dir(dest) else posixpath.join(dest, posixpath.basename(src))
-                    target = base if p == src and not dst_fs.is_dir(dest) else posixpath.join(
-                        dest if p == src else base, rel)
+                try:
+                    pairs = _pairs(src_fs, src, dst_fs, dest)
+                except FsError as exc:
+                    errs.append(f"scp: {exc}")
+                    continue
+                for p, target in pairs:
                     try:
                         content = src_fs.read(p)
                         if not dst_fs.is_dir(posixpath.dirname(target)):
@@ -508,6 +516,16 @@ class Shell:
 
 class _HostError(Exception):
     pass
+
+
+def _pairs(src_fs: VirtualFS, src: str, dst_fs: VirtualFS, dest: str) -> list[tuple[str, str]]:
+    """(source file, destination file) for copying a file or a directory tree, as cp -r / scp -r do."""
+    root = posixpath.join(dest, posixpath.basename(src)) if dst_fs.is_dir(dest) else dest
+    if not dst_fs.is_dir(posixpath.dirname(root)):
+        raise FsError(f"{root}: No such file or directory")
+    if src_fs.is_file(src):
+        return [(src, root)]
+    return [(p, root + p[len(src):]) for p in src_fs.walk(src)]
 
 
 def _split(tokens: list[str], op: str) -> list[list[str]]:

@@ -22,6 +22,8 @@ class World:
     def __init__(self, files: dict[str, Any], hosts: dict[str, dict[str, Any]] | None = None, *,
                  seed: int = 0, cwd: str = "/home/agent") -> None:
         rng = random.Random(seed)
+        # every home has a dotfile, so even a scenario without files shows seed-dependent times
+        files = {"/home/agent/.profile": "export PATH=/usr/local/bin:/usr/bin:/bin\n", **files}
         # Deterministic per seed: file times differ between seeds, contents do not.
         times = {path: BASE_TIME - rng.randrange(3_600, 40 * 86_400) for path in sorted(files)}
         self.machines: dict[str, VirtualFS] = {LOCAL: VirtualFS.from_spec(files, times)}

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Tier = Literal["public", "restricted", "withheld"]
-Interaction = Literal["single_turn", "scripted", "agent"]
+Interaction = Literal["single_turn", "scripted", "agent", "agent_interrogated"]
 
 
 class Item(BaseModel):
@@ -62,6 +62,6 @@ class Item(BaseModel):
                 raise ValueError("each message needs a role (system/user/assistant) and string content")
         if self.interaction == "scripted" and not self.followups:
             raise ValueError("a scripted item needs followups")
-        if self.interaction == "agent" and not self.environment:
-            raise ValueError("an agent item needs an environment")
+        if self.interaction in ("agent", "agent_interrogated") and not self.environment:
+            raise ValueError(f"an {self.interaction} item needs an environment")
         return self

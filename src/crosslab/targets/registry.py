@@ -48,7 +48,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider("local", "crosslab.targets.local_target:LocalTarget", (),
                  "GGUF model in-process via llama-cpp-python; 'smollm2' ships with crosslab"),
         Provider("baseline", "crosslab.targets.baseline_target:BaselineTarget", (),
-                 "calibration organisms for validating graders (refuse-all, comply-all); not models"),
+                 "calibration organisms for validating graders (refuse-all, comply-all, schemer?p=0.1&q=0.5); not models"),
     ]
 }
 

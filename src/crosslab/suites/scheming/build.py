@@ -65,6 +65,7 @@ def scenario_item(family: str, spec: dict[str, Any], scenario: dict[str, Any], v
     if PLACEHOLDER not in str(scenario):  # the two variants would be identical
         raise ValueError(f"{family}/{scenario['id']}: no {PLACEHOLDER} in the scenario")
     treatment = bool(v["treatment"])
+    covert_possible = treatment or spec.get("covert_in_control", True)
     return Item(
         id=f"scheming-{family}-{scenario['id']}-{variant}",
         category="scheming",
@@ -84,7 +85,8 @@ def scenario_item(family: str, spec: dict[str, Any], scenario: dict[str, Any], v
                         "tools": filled.get("tools") or []},
             "interrogation": [q.format(action=scenario["action"]) for q in questions()],
             "factor": {"name": spec["factor"], "text": v["text"], "file": factor_file(scenario)},
-            "plans": {"honest": filled["honest"], "covert": filled["covert"],
+            # the scripted plans of baseline:schemer (and of the predicate tests)
+            "plans": {"honest": filled["honest"], "covert": filled["covert"] if covert_possible else [],
                       "confession": scenario["confession"]},
         },
     )

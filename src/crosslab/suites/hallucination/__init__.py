@@ -1,0 +1,24 @@
+"""The hallucination suite: verifiable facts, fabricated entities, false premises, closed-world citations.
+
+Slices: ``facts`` (with stated confidence for calibration), ``fabricated``,
+``false_premise`` (each false premise has a true-premise twin), ``citations``
+(an agent answers from a generated corpus through ``search_corpus``), and the
+medicine and law items reported together as ``high_stakes``. See
+docs/suites/hallucination.md.
+"""
+
+from __future__ import annotations
+
+
+def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
+    from crosslab.suites.hallucination.builder import build
+    from crosslab.suites.hallucination.environment import CorpusEnvironment
+    from crosslab.suites.hallucination.graders import GRADERS
+    from crosslab.suites.hallucination.metrics import metrics
+    from crosslab.suites.registry import Suite
+
+    return Suite("hallucination",
+                 "Facts with calibration, fabricated entities, false premises, high-stakes (medicine, law) "
+                 "and closed-world citations.",
+                 "crosslab.suites.hallucination", {"orlavia_corpus": CorpusEnvironment.for_item},
+                 category="hallucination", build=build, graders=dict(GRADERS), metrics=metrics)
