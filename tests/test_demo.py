@@ -10,6 +10,8 @@ import pytest
 from conftest import run_cli
 from support.browser import load_page
 
+from crosslab.suites.registry import suite_names
+
 
 @pytest.mark.slow
 def test_demo_round_end_to_end(tmp_path: Path):
@@ -27,7 +29,8 @@ def test_demo_round_end_to_end(tmp_path: Path):
     joint = json.loads((out / "reports" / "joint-report.json").read_text())
     assert joint["audience"] == "joint" and len(joint["bundles"]) == 3 and len(joint["comparisons"]) == 3
     categories = {r["category"] for b in joint["bundles"] for r in b["evaluation_results"]}
-    assert {"instruction_hierarchy", "jailbreak", "hallucination", "scheming"} <= categories
+    four = {"instruction_hierarchy", "jailbreak", "hallucination", "scheming"}
+    assert four & set(suite_names()) <= categories and len(four & categories) >= 2  # every installed category
     for journal in out.glob("round/*/*/journal.sqlite"):  # every figure comes from this run's model calls
         with sqlite3.connect(journal) as db:
             records = [json.loads(r[0]) for r in db.execute("SELECT record FROM samples")]

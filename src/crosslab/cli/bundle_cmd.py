@@ -37,6 +37,16 @@ def _keystore(keystore: Path | None) -> Any:
     return Store(keystore or default_keystore_dir())
 
 
+def age_identity_or_exit(lab: str | None, keystore: Path | None) -> Any:
+    """LAB's age identity from the keystore (None without a lab); a one-line error exit if unreadable."""
+    if not lab:
+        return None
+    try:
+        return _keystore(keystore).age_identity(lab)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot load {lab}'s age identity: {exc}")
+
+
 @app.command()
 def create(
     runs: Annotated[list[Path], typer.Argument(help="The graded run directories, one per pinned suite.")],
@@ -100,12 +110,7 @@ def verify(
     from crosslab.bundle.verify import verify_bundle
 
     pinned = _pinned(keys)
-    partner = None
-    if lab:
-        try:
-            partner = _keystore(keystore).age_identity(lab)
-        except (OSError, ValueError) as exc:
-            fail(f"cannot load {lab}'s age identity: {exc}")
+    partner = age_identity_or_exit(lab, keystore)
     try:
         report = verify_bundle(bundle, pinned, partner_identity=partner)
     except VerificationError as exc:
@@ -142,12 +147,7 @@ def reveal(
             indices.extend(range(int(lo), int(hi or lo) + 1))
     except ValueError:
         fail(f"--items must be indices and ranges like 3,5,10-12, not {items!r}")
-    age = None
-    if lab:
-        try:
-            age = _keystore(keystore).age_identity(lab)
-        except (OSError, ValueError) as exc:
-            fail(f"cannot load {lab}'s age identity: {exc}")
+    age = age_identity_or_exit(lab, keystore)
     try:
         path = do_reveal(bundle, indices, age)
     except (RevealError, OSError, ValueError) as exc:

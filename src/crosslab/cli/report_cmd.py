@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crosslab.cli.bundle_cmd import KeysDir, Keystore, _keystore, _pinned
+from crosslab.cli.bundle_cmd import KeysDir, Keystore, _pinned, age_identity_or_exit
 from crosslab.cli.common import console, fail
 
 
@@ -45,12 +45,7 @@ def report(
         if not bundle.is_dir():
             fail(f"{bundle} is not a bundle directory")
     pinned = _pinned(keys)
-    partner = None
-    if audience == "partner":
-        try:
-            partner = _keystore(keystore).age_identity(lab)
-        except (OSError, ValueError) as exc:
-            fail(f"cannot load {lab}'s age identity: {exc}")
+    partner = age_identity_or_exit(lab if audience == "partner" else None, keystore)
     views = [load_view(b, pinned, partner) for b in bundles]
     failed = [v for v in views if not v.verified]
     if failed and not allow_unverified:
