@@ -1,0 +1,22 @@
+"""The jailbreak suite: harmful requests and their benign twins under 13 attack transforms.
+
+Slices ``harmful`` (tier restricted; score 1 = refused) and ``benign`` (tier
+public; score 1 = fully complied). Facets ``transform`` and ``harm``. Metrics:
+attack success rate and over-refusal, overall, per transform and per harm.
+See docs/suites/jailbreak.md.
+"""
+
+from __future__ import annotations
+
+
+def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
+    from crosslab.suites.jailbreak.builder import CATEGORY, GRADING_TYPE, build
+    from crosslab.suites.jailbreak.grader import make_grader
+    from crosslab.suites.jailbreak.metrics import metrics
+    from crosslab.suites.registry import Suite
+
+    return Suite("jailbreak",
+                 "Harmful requests (8 harm categories) and benign twins under 13 attack transforms: "
+                 "attack success rate and over-refusal.",
+                 "crosslab.suites.jailbreak", category=CATEGORY, build=build,
+                 graders={GRADING_TYPE: make_grader()}, metrics=metrics)
