@@ -22,7 +22,7 @@ from crosslab.identity.keystore import Keystore
 from crosslab.protocol.schema import Protocol
 from crosslab.protocol.signing import sign_protocol
 from crosslab.suites.item import Item
-from crosslab.suites.registry import items_digest
+from crosslab.suites.registry import get_suite, items_digest, suite_names
 from crosslab.targets.registry import parse_target
 
 LIMIT_S = 3.0
@@ -32,8 +32,14 @@ TIERS = ("public", "public", "public", "restricted", "withheld")
 def build(root: Path, n: int) -> tuple[Path, dict, object]:
     store = Keystore(root / "keys")
     ids = {lab: store.create(lab, lab.upper()) for lab in ("lab-a", "lab-b")}
-    items = [Item.model_validate({"id": f"q{i}", "input": f"question {i}", "target": "x", "category": f"c{i % 4}",
-                                  "slice": f"s{i % 3}", "tier": TIERS[i % 5]}) for i in range(n)]
+    # real suites' categories, slices and facets, so every suite's metrics run on the stubs as in a round
+    real = [i for name in ("instruction_hierarchy", "jailbreak", "hallucination", "scheming")
+            if name in suite_names() for i in get_suite(name).items()]
+    items = [Item.model_validate({"id": f"q{i}", "input": f"question {i}", "target": "x",
+                                  "category": real[i % len(real)].category if real else f"c{i % 4}",
+                                  "slice": real[i % len(real)].slice if real else f"s{i % 3}",
+                                  "facets": real[i % len(real)].facets if real else {},
+                                  "tier": TIERS[i % 5]}) for i in range(n)]
     target = {"provider": "baseline", "model": "comply-all"}
     deployment = parse_target("baseline:comply-all")
     protocol = Protocol.model_validate({
@@ -54,7 +60,7 @@ def build(root: Path, n: int) -> tuple[Path, dict, object]:
         sid = f"s{i:06d}"
         text = f"ECHO: question {i}"
         journal.write({"sample_id": sid, "item_id": item.id, "category": item.category, "slice": item.slice,
-                       "tier": item.tier, "variant": "", "epoch": 1, "target": deployment.digest,
+                       "tier": item.tier, "facets": item.facets, "variant": "", "epoch": 1, "target": deployment.digest,
                        "interaction": "single_turn", "status": "ok", "error": None,
                        "messages": [{"role": "user", "content": f"question {i}"},
                                     {"role": "assistant", "content": text}],

@@ -121,6 +121,11 @@ def _peek_evaluator(envelope: dict) -> str:
         raise VerificationError(f"{layout.STATEMENT}: payload is not a crosslab statement") from None
 
 
+#: What a disclosure must repeat from its stub: (field, "record" | "verdict").
+_DISCLOSED_FIELDS = (("category", "record"), ("slice", "record"), ("tier", "record"), ("status", "record"),
+                     ("facets", "record"), ("label", "verdict"), ("score", "verdict"), ("values", "verdict"))
+
+
 def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[dict[str, Any]],
                        tiers: set[str], name: str, complete: bool = True) -> int:
     seen: set[int] = set()
@@ -138,13 +143,11 @@ def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[
             value = check_disclosure(entry["d"], stub["c"])
         except VerificationError as exc:
             raise VerificationError(f"{name}:{number}: stub {i}: {exc}") from None
-        record = value.get("record", {}) if isinstance(value, dict) else {}
+        record = (value.get("record") if isinstance(value, dict) else None) or {}
         verdict = (value.get("verdict") if isinstance(value, dict) else None) or {}
-        disclosed = {**{k: record.get(k) for k in ("category", "slice", "tier", "status")},
-                     "facets": record.get("facets") or {}, "label": verdict.get("label"),
-                     "score": verdict.get("score"), "values": verdict.get("values") or {}}
-        for key, seen_value in disclosed.items():
-            if seen_value != stub[key]:
+        for key, source in _DISCLOSED_FIELDS:
+            seen_value = (record if source == "record" else verdict).get(key)
+            if seen_value != stub[key] and not (key in ("facets", "values") and not seen_value and stub[key] == {}):
                 raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
     expected = {s["i"] for s in stubs if s["tier"] in tiers}
     if complete and seen != expected:
