@@ -60,7 +60,7 @@ class _Session:
         return reply.get("result", {})
 
 
-async def _load(url: str, port: int) -> PageResult:
+async def _load(url: str, port: int, top: int, height: int) -> PageResult:
     result = PageResult()
     async with aiohttp.ClientSession() as http:
         async with http.put(f"http://127.0.0.1:{port}/json/new?about:blank") as resp:
@@ -84,8 +84,8 @@ async def _load(url: str, port: int) -> PageResult:
             metrics = await session.send("Page.getLayoutMetrics")
             size = metrics["cssContentSize"]
             shot = await session.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                                      clip={"x": 0, "y": 0, "width": size["width"],
-                                            "height": min(size["height"], 12000), "scale": 1})
+                                      clip={"x": 0, "y": top, "width": size["width"],
+                                            "height": max(1, min(size["height"] - top, height)), "scale": 1})
             result.screenshot = base64.b64decode(shot["data"])
             pump.cancel()
     for e in session.events:
@@ -103,8 +103,11 @@ async def _load(url: str, port: int) -> PageResult:
     return result
 
 
-def load_page(path: Path) -> PageResult:
-    """Open ``path`` (a local HTML file) in a fresh headless Chromium and report what happened."""
+def load_page(path: Path, top: int = 0, height: int = 12000) -> PageResult:
+    """Open ``path`` (a local HTML file) in a fresh headless Chromium and report what happened.
+
+    The screenshot covers ``height`` CSS pixels of the page from ``top``.
+    """
     binary = chromium_path()
     if binary is None:
         raise FileNotFoundError("no Chromium found (Debian: apt-get install chromium)")
@@ -122,7 +125,7 @@ def load_page(path: Path) -> PageResult:
                     raise RuntimeError("Chromium did not start its DevTools endpoint")
                 time.sleep(0.05)
             port = int(port_file.read_text().split()[0])
-            return asyncio.run(_load(path.resolve().as_uri(), port))
+            return asyncio.run(_load(path.resolve().as_uri(), port, top, height))
         finally:
             proc.terminate()
             try:

@@ -23,15 +23,15 @@ def _svg(height: int, body: list[str], title: str) -> str:
             f"<title>{escape(title)}</title>" + "".join(body) + "</svg>")
 
 
-def _x(value: float, lo: float, hi: float) -> float:
-    span = WIDTH - LEFT - RIGHT
-    return LEFT + span * (min(max(value, lo), hi) - lo) / (hi - lo)
+def _x(value: float, lo: float, hi: float, left: int = LEFT) -> float:
+    span = WIDTH - left - RIGHT
+    return left + span * (min(max(value, lo), hi) - lo) / (hi - lo)
 
 
-def _axis(y: int, lo: float, hi: float, ticks: list[float], fmt: str = "{:.0%}") -> list[str]:
-    out = [f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#444"/>']
+def _axis(y: int, lo: float, hi: float, ticks: list[float], fmt: str = "{:.0%}", left: int = LEFT) -> list[str]:
+    out = [f'<line x1="{left}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#444"/>']
     for t in ticks:
-        x = _x(t, lo, hi)
+        x = _x(t, lo, hi, left)
         out.append(f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + 4}" stroke="#444"/>')
         out.append(f'<text x="{x:.1f}" y="{y + 16}" text-anchor="middle">{escape(fmt.format(t))}</text>')
     return out
@@ -39,25 +39,26 @@ def _axis(y: int, lo: float, hi: float, ticks: list[float], fmt: str = "{:.0%}")
 
 def interval_chart(rows: list[dict], title: str) -> str:
     """Dot + 95 % whisker per row on a 0–100 % axis: {label, estimate, low, high, note?, colour?}."""
+    left = min(380, max(LEFT, 16 + 7 * max((len(str(r["label"])) for r in rows), default=0)))
     height = 30 + ROW * max(1, len(rows)) + 30
     body = [f'<text x="4" y="16" font-weight="bold">{escape(title)}</text>']
     for n, row in enumerate(rows):
         y = 34 + n * ROW
-        body.append(f'<text x="{LEFT - 8}" y="{y + 4}" text-anchor="end">{escape(str(row["label"]))}</text>')
-        body.append(f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#eee"/>')
+        body.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{escape(str(row["label"]))}</text>')
+        body.append(f'<line x1="{left}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#eee"/>')
         if row.get("estimate") is None:
-            body.append(f'<text x="{LEFT + 4}" y="{y + 4}" fill="#777">no graded samples</text>')
+            body.append(f'<text x="{left + 4}" y="{y + 4}" fill="#777">no graded samples</text>')
             continue
         colour = row.get("colour", PALETTE[0])
         if row.get("low") is not None:
-            x1, x2 = _x(row["low"], 0, 1), _x(row["high"], 0, 1)
+            x1, x2 = _x(row["low"], 0, 1, left), _x(row["high"], 0, 1, left)
             body.append(f'<line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}" stroke="{colour}" stroke-width="2"/>')
             for x in (x1, x2):
                 body.append(f'<line x1="{x:.1f}" y1="{y - 5}" x2="{x:.1f}" y2="{y + 5}" stroke="{colour}"/>')
-        body.append(f'<circle cx="{_x(row["estimate"], 0, 1):.1f}" cy="{y}" r="4" fill="{colour}"/>')
+        body.append(f'<circle cx="{_x(row["estimate"], 0, 1, left):.1f}" cy="{y}" r="4" fill="{colour}"/>')
         note = row.get("note") or f'{row["estimate"]:.1%}'
         body.append(f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4}">{escape(note)}</text>')
-    body += _axis(34 + len(rows) * ROW - 8, 0, 1, [0, 0.25, 0.5, 0.75, 1])
+    body += _axis(34 + len(rows) * ROW - 8, 0, 1, [0, 0.25, 0.5, 0.75, 1], left=left)
     return _svg(height, body, title)
 
 
