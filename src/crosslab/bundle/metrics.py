@@ -17,19 +17,23 @@ from crosslab.stats.intervals import wilson
 def metrics_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Per (category, slice), per category and overall: samples, errors, graded, passed
     (score 1), pass rate (Wilson); plus each suite's own metric rows under ``suites``."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # samples, errors, graded, passed
     for stub in stubs:
-        for key in {(stub["category"], stub["slice"] or "all"), (stub["category"], "all"), ("all", "all")}:
-            groups[key].append(stub)
+        status, category = stub["status"], stub["category"]
+        graded = status == "ok" and stub["label"] is not None
+        passed = graded and stub["score"] == 1.0
+        for key in {(category, stub["slice"] or "all"), (category, "all"), ("all", "all")}:
+            c = counts[key]
+            c[0] += 1
+            c[1] += status == "error"
+            c[2] += graded
+            c[3] += passed
     rows = []
-    for (category, slice_), members in sorted(groups.items()):
-        graded = [s for s in members if s["status"] == "ok" and s["label"] is not None]
-        passed = sum(1 for s in graded if s["score"] == 1.0)
-        row: dict[str, Any] = {"category": category, "slice": slice_, "samples": len(members),
-                               "errors": sum(1 for s in members if s["status"] == "error"),
-                               "graded": len(graded), "passed": passed, "pass_rate": None}
-        if graded:
-            iv = wilson(passed, len(graded))
+    for (category, slice_), (samples, errors, graded_n, passed_n) in sorted(counts.items()):
+        row: dict[str, Any] = {"category": category, "slice": slice_, "samples": samples, "errors": errors,
+                               "graded": graded_n, "passed": passed_n, "pass_rate": None}
+        if graded_n:
+            iv = wilson(passed_n, graded_n)
             row["pass_rate"] = {"estimate": round(iv.estimate, 6), "low": round(iv.low, 6),
                                 "high": round(iv.high, 6), "level": iv.level, "method": iv.method}
         rows.append(row)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import multiprocessing as mp
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,19 +62,24 @@ def _read(bundle: Path, name: str) -> bytes:
         raise VerificationError(f"{name}: missing from the bundle") from None
 
 
-def _json_lines(data: bytes, name: str) -> list[tuple[bytes, dict[str, Any]]]:
+def _lines(data: bytes, name: str) -> list[bytes]:
     if data and not data.endswith(b"\n"):
         raise VerificationError(f"{name}: truncated (the last line has no newline)")
-    out = []
-    for number, line in enumerate(data.split(b"\n")[:-1] if data else [], start=1):
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise VerificationError(f"{name}:{number}: not valid JSON ({exc})") from None
-        if not isinstance(value, dict) or not _is_canonical(value, line):
-            raise VerificationError(f"{name}:{number}: not a canonical JSON object")
-        out.append((line, value))
-    return out
+    return data.split(b"\n")[:-1] if data else []
+
+
+def _parse_line(line: bytes, name: str, number: int) -> dict[str, Any]:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise VerificationError(f"{name}:{number}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict) or not _is_canonical(value, line):
+        raise VerificationError(f"{name}:{number}: not a canonical JSON object")
+    return value
+
+
+def _json_lines(data: bytes, name: str) -> list[tuple[bytes, dict[str, Any]]]:
+    return [(line, _parse_line(line, name, number)) for number, line in enumerate(_lines(data, name), start=1)]
 
 
 def _is_canonical(value: dict[str, Any], line: bytes) -> bool:
@@ -126,29 +133,64 @@ _DISCLOSED_FIELDS = (("category", "record"), ("slice", "record"), ("tier", "reco
                      ("facets", "record"), ("label", "verdict"), ("score", "verdict"), ("values", "verdict"))
 
 
-def _check_disclosures(entries: list[tuple[bytes, dict[str, Any]]], stubs: list[dict[str, Any]],
-                       tiers: set[str], name: str, complete: bool = True) -> int:
+def _check_entry(number: int, entry: dict[str, Any], stubs: list[dict[str, Any]], tiers: set[str],
+                 name: str) -> int:
+    """One disclosure line: a stub index of the right tier, opening that stub's commitment, same fields."""
+    i = entry.get("i")
+    if set(entry) != {"i", "d"} or not isinstance(i, int) or not 0 <= i < len(stubs):
+        raise VerificationError(f"{name}:{number}: not a disclosure of a stub index")
+    stub = stubs[i]
+    if stub["tier"] not in tiers:
+        raise VerificationError(f"{name}:{number}: stub {i} is {stub['tier']}, which does not belong in {name}")
+    try:
+        value = check_disclosure(entry["d"], stub["c"])
+    except VerificationError as exc:
+        raise VerificationError(f"{name}:{number}: stub {i}: {exc}") from None
+    record = (value.get("record") if isinstance(value, dict) else None) or {}
+    verdict = (value.get("verdict") if isinstance(value, dict) else None) or {}
+    for key, source in _DISCLOSED_FIELDS:
+        seen_value = (record if source == "record" else verdict).get(key)
+        if seen_value != stub[key] and not (key in ("facets", "values") and not seen_value and stub[key] == {}):
+            raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
+    return i
+
+
+#: Large disclosure files are checked on every core (fork: the children read the parent's memory).
+PARALLEL_FROM = 20_000
+_SHARED: tuple[Any, ...] = ()
+
+
+def _check_range(bounds: tuple[int, int]) -> list[int]:
+    lines, stubs, tiers, name = _SHARED
+    return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name) for n in range(*bounds)]
+
+
+def _checked_indices(lines: list[bytes], stubs: list[dict[str, Any]], tiers: set[str], name: str) -> list[int]:
+    """Each line's stub index, in line order; the first failing line (in file order) is the error raised."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(lines) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return [_check_entry(n, _parse_line(line, name, n), stubs, tiers, name)
+                for n, line in enumerate(lines, start=1)]
+    global _SHARED
+    _SHARED = (lines, stubs, tiers, name)
+    step = -(-len(lines) // workers)
+    chunks = [(lo, min(lo + step, len(lines))) for lo in range(0, len(lines), step)]
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            return [i for part in pool.imap(_check_range, chunks) for i in part]  # in order: first error wins
+    finally:
+        _SHARED = ()
+
+
+def _check_disclosures(data: bytes, stubs: list[dict[str, Any]], tiers: set[str], name: str,
+                       complete: bool = True) -> int:
+    """Every line of a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs."""
+    indices = _checked_indices(_lines(data, name), stubs, tiers, name)
     seen: set[int] = set()
-    for number, (_, entry) in enumerate(entries, start=1):
-        i = entry.get("i")
-        if set(entry) != {"i", "d"} or not isinstance(i, int) or not 0 <= i < len(stubs):
-            raise VerificationError(f"{name}:{number}: not a disclosure of a stub index")
+    for number, i in enumerate(indices, start=1):
         if i in seen:
             raise VerificationError(f"{name}:{number}: stub {i} is disclosed twice")
         seen.add(i)
-        stub = stubs[i]
-        if stub["tier"] not in tiers:
-            raise VerificationError(f"{name}:{number}: stub {i} is {stub['tier']}, which does not belong in {name}")
-        try:
-            value = check_disclosure(entry["d"], stub["c"])
-        except VerificationError as exc:
-            raise VerificationError(f"{name}:{number}: stub {i}: {exc}") from None
-        record = (value.get("record") if isinstance(value, dict) else None) or {}
-        verdict = (value.get("verdict") if isinstance(value, dict) else None) or {}
-        for key, source in _DISCLOSED_FIELDS:
-            seen_value = (record if source == "record" else verdict).get(key)
-            if seen_value != stub[key] and not (key in ("facets", "values") and not seen_value and stub[key] == {}):
-                raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
     expected = {s["i"] for s in stubs if s["tier"] in tiers}
     if complete and seen != expected:
         missing = sorted(expected - seen)
@@ -223,7 +265,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         raise VerificationError(f"{layout.STATEMENT}: metrics differ from those recomputed from the stubs")
 
     policy = protocol.disclosure
-    public = _check_disclosures(_json_lines(files[layout.PUBLIC], layout.PUBLIC), stubs, set(policy.public),
+    public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public),
                                 layout.PUBLIC)
     restricted_tiers = set(policy.partners) - set(policy.public)
     restricted = None
@@ -232,7 +274,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
         except ValueError as exc:
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
-        restricted = _check_disclosures(_json_lines(plain, layout.RESTRICTED), stubs, restricted_tiers,
+        restricted = _check_disclosures(plain, stubs, restricted_tiers,
                                         layout.RESTRICTED)
     revealed = _check_reveals(bundle, stubs, set(TIERS) - set(policy.public))
     by_tier = {t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS}
@@ -253,7 +295,7 @@ def _check_reveals(bundle: Path, stubs: list[dict[str, Any]], tiers: set[str]) -
         name = f"{layout.REVEALS}/{path.name}"
         if path.suffix != ".jsonl" or not path.is_file():
             raise VerificationError(f"{name}: not a reveal file (expected NNNN.jsonl)")
-        total += _check_disclosures(_json_lines(path.read_bytes(), name), stubs, tiers, name, complete=False)
+        total += _check_disclosures(path.read_bytes(), stubs, tiers, name, complete=False)
     return total
 
 

@@ -37,8 +37,10 @@ def _rate(metric: str, rows: list[Outcome], group: dict[str, str],
 
 
 def _by(rows: list[Outcome], facet: str) -> list[tuple[str, list[Outcome]]]:
-    keys = sorted({o["facets"].get(facet, "") for o in rows})
-    return [(k, [o for o in rows if o["facets"].get(facet, "") == k]) for k in keys]
+    groups: dict[str, list[Outcome]] = {}
+    for o in rows:  # one pass, in the rows' order within each group
+        groups.setdefault(o["facets"].get(facet, ""), []).append(o)
+    return sorted(groups.items(), key=lambda kv: kv[0])
 
 
 def metrics(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ only ``asr`` and ``over_refusal``, to keep the table readable.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,8 +62,11 @@ def metrics(outcomes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = [rate_row("errors", sum(o["status"] != "ok" for o in outcomes), len(outcomes))]
     rows += _rates(outcomes, {})
     for facet, known in (("transform", list(TRANSFORMS)), ("harm", HARMS)):
-        values = {(o.get("facets") or {}).get(facet) for o in outcomes} - {None}
-        for value in _ordered(values, known):  # type: ignore[arg-type]
-            part = [o for o in outcomes if (o.get("facets") or {}).get(facet) == value]
-            rows += _rates(part, {facet: value}, detail=facet == "transform")
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)  # one pass, not one scan per value
+        for o in outcomes:
+            value = (o.get("facets") or {}).get(facet)
+            if value is not None:
+                groups[value].append(o)
+        for value in _ordered(set(groups), known):
+            rows += _rates(groups[value], {facet: value}, detail=facet == "transform")
     return rows
