@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -111,12 +113,13 @@ def load_page(path: Path, top: int = 0, height: int = 12000) -> PageResult:
     binary = chromium_path()
     if binary is None:
         raise FileNotFoundError("no Chromium found (Debian: apt-get install chromium)")
-    with tempfile.TemporaryDirectory(prefix="crosslab-chromium-") as profile:
+    # Chromium's helper processes may still be writing to the profile as it exits: ignore cleanup races
+    with tempfile.TemporaryDirectory(prefix="crosslab-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                                  "--disable-dev-shm-usage", "--remote-debugging-port=0",
                                  "--remote-allow-origins=*", f"--user-data-dir={profile}",
                                  "--window-size=1100,900", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + 30
@@ -127,8 +130,18 @@ def load_page(path: Path, top: int = 0, height: int = 12000) -> PageResult:
             port = int(port_file.read_text().split()[0])
             return asyncio.run(_load(path.resolve().as_uri(), port, top, height))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """End Chromium and every helper process it started (its own session)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
