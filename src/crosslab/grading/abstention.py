@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from crosslab.grading.fields import text_field
+
 NAME = "abstention"
 VERSION = "1"
 
@@ -266,11 +268,7 @@ def detect(response: str, question: str | None = None) -> AbstentionResult:
 
 def grade_line(obj: dict[str, Any]) -> dict[str, Any]:
     """``crosslab grade abstention``: {response, question?} -> label abstain | answer, with evidence."""
-    response = obj.get("response")
-    if not isinstance(response, str):
-        raise ValueError("abstention: 'response' must be a string")
-    question = obj.get("question")
-    if question is not None and not isinstance(question, str):
-        raise ValueError("abstention: 'question' must be a string when given")
+    response = text_field(obj, "response", "abstention")
+    question = text_field(obj, "question", "abstention", required=False)
     result = detect(response, question)
     return {"label": result.label, "evidence": result.evidence(), "grader": NAME, "version": VERSION}

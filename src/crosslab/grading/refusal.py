@@ -36,6 +36,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from crosslab.grading.fields import text_field
+
 NAME = "refusal"
 VERSION = "1"
 
@@ -371,11 +373,7 @@ def score(label: str, expect: str) -> float:
 
 def grade_line(obj: dict[str, Any]) -> dict[str, Any]:
     """``crosslab grade refusal``: {response, prompt?} -> label and evidence."""
-    response = obj.get("response")
-    if not isinstance(response, str):
-        raise ValueError("refusal: 'response' must be a string")
-    prompt = obj.get("prompt")
-    if prompt is not None and not isinstance(prompt, str):
-        raise ValueError("refusal: 'prompt' must be a string when given")
+    response = text_field(obj, "response", "refusal")
+    prompt = text_field(obj, "prompt", "refusal", required=False)
     result = detect(response, prompt)
     return {"label": result.label, "evidence": result.evidence(), "grader": NAME, "version": VERSION}
