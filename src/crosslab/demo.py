@@ -28,7 +28,7 @@ from crosslab.bundle.countersign import countersign
 from crosslab.bundle.verify import verify_bundle
 from crosslab.identity.keys import load_identity, write_identity
 from crosslab.identity.keystore import Keystore
-from crosslab.protocol.pins import pin_digest, pinned_items
+from crosslab.protocol.pins import pin_digest
 from crosslab.protocol.rounds import Direction, directions
 from crosslab.protocol.schema import load_protocol
 from crosslab.protocol.signing import (
@@ -40,7 +40,12 @@ from crosslab.protocol.signing import (
 from crosslab.report.bundle_view import BundleView, load_view
 from crosslab.report.model import build_report
 from crosslab.report.output import check_public, render_files, write_files
-from crosslab.round.share import DirectionResult, check_ready, run_direction
+from crosslab.round.share import (
+    DirectionResult,
+    check_ready,
+    run_direction,
+    samples_per_direction,
+)
 from crosslab.suites.registry import suite_names
 
 LABS = {"aurora": "Aurora Labs", "borealis": "Borealis AI"}
@@ -144,7 +149,7 @@ def run_demo(out: Path, *, full: bool = False, say: Progress = print,
     for direction in directions(protocol):
         say(f"round: {LABS[direction.evaluator]} evaluates {direction.evaluated}/{direction.deployment}")
         if on_direction is not None:
-            on_direction(direction, sum(len(pinned_items(p)) * p.epochs for p in protocol.suites))
+            on_direction(direction, samples_per_direction(protocol))
         done = asyncio.run(run_direction(protocol, envelope, direction, out / "round",
                                          store.signing_key(direction.evaluator), cache=None, on_record=on_record))
         if done.bundle is None:

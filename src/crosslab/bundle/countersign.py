@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from crosslab.atomic import write_atomically
 from crosslab.attest.dsse import add_signature, dump_envelope, load_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import sign_statement, statement
@@ -40,7 +40,5 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
                           {"lab": lab, "statement_sha256": payload_sha, "response": response})
         files[layout.RESPONSE] = dump_envelope(sign_statement(reply, signing_key, keyid))
     for name, data in files.items():  # each file replaced atomically
-        tmp = bundle / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, bundle / name)
+        write_atomically(bundle / name, data)
     return verify_bundle(bundle, pinned)

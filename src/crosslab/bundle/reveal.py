@@ -11,12 +11,12 @@ restricted items from ``restricted.age`` with its own age key.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from crosslab.atomic import write_atomically
 from crosslab.bundle import layout
 from crosslab.bundle.stubs import encode_lines
 from crosslab.bundle.writer import private_path
@@ -61,7 +61,4 @@ def reveal(bundle: Path, indices: list[int], age_identity: Any = None) -> Path:
     folder.mkdir(exist_ok=True)
     number = 1 + max((int(p.stem) for p in folder.glob("*.jsonl") if p.stem.isdigit()), default=0)
     path = folder / f"{number:04d}.jsonl"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(encode_lines(jcs({"i": i, "d": held[i]}) for i in sorted(set(indices))))
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, encode_lines(jcs({"i": i, "d": held[i]}) for i in sorted(set(indices))))

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crosslab import __version__
+from crosslab.atomic import write_atomically
 from crosslab.attest import merkle
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.intoto import sign_statement, statement
@@ -176,11 +177,7 @@ def private_path(bundle: Path) -> Path:
 def _write_private(out: Path, data: bytes) -> None:
     path = private_path(out)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    write_atomically(path, data, private=True)
 
 
 def _write_atomically(out: Path, files: dict[str, bytes]) -> Path:

@@ -7,16 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from crosslab.cli.common import console, err_console, fail
+from crosslab.cli.common import console, fail
+from crosslab.cli.progress import DirectionProgress
 
 
 def demo(
@@ -30,24 +24,14 @@ def demo(
     from crosslab.engine.caller import SampleError
 
     started = time.perf_counter()
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("[red]{task.fields[errors]} errors"), TimeElapsedColumn(), console=err_console)
-    tasks: dict[Any, Any] = {}
-
-    def on_direction(direction: Any, total: int) -> None:
-        tasks[direction] = progress.add_task(str(direction), total=total, errors=0)
-
-    def on_record(direction: Any, _suite: str, record: dict[str, Any]) -> None:
-        task = tasks[direction]
-        errors = progress.tasks[task].fields["errors"] + (record["status"] == "error")
-        progress.update(task, advance=1, errors=errors)
+    progress = DirectionProgress()
 
     def say(message: str) -> None:
-        progress.console.print(f"[cyan]›[/] {message}", highlight=False, soft_wrap=True)
+        progress.bars.console.print(f"[cyan]›[/] {message}", highlight=False, soft_wrap=True)
 
     try:
         with progress:
-            result = run_demo(out, full=full, say=say, on_record=on_record, on_direction=on_direction)
+            result = run_demo(out, full=full, say=say, on_record=progress.record, on_direction=progress.start)
     except SampleError as exc:
         fail(f"the embedded model did not answer ({exc.kind}): {exc}", code=1)
     except (RuntimeError, ValueError, OSError) as exc:

@@ -24,13 +24,12 @@ def scan(
     the installed suites and of the given runs (minus passages public items share),
     and any canary token.
     """
-    from crosslab.disclosure.leakscan import Sensitive, scan_files
+    from crosslab.disclosure.leakscan import installed_sensitive, scan_files
     from crosslab.engine.journal import Journal, JournalError
-    from crosslab.suites.registry import discover
 
     if not directory.is_dir():
         fail(f"{directory} is not a directory")
-    items = [i for suite in discover().values() for i in suite.items()]
+    items = []
     for run in runs or []:
         try:
             journal = Journal.open(run)
@@ -38,7 +37,7 @@ def scan(
             fail(str(exc))
         items.extend(journal.items())
         journal.close()
-    sensitive = Sensitive.from_items(items)
+    sensitive = installed_sensitive(items)
     files = {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
              if p.is_file() and p.relative_to(directory).parts[0] != "reveals"}
     hits = scan_files(files, sensitive)

@@ -9,6 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from crosslab.atomic import write_atomically
 from crosslab.cli.common import fail
 from crosslab.grading.standalone import STANDALONE
 
@@ -60,6 +61,4 @@ def grade(
         sys.stdout.buffer.write(payload)
         sys.stdout.flush()
     else:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_bytes(payload)
-        tmp.replace(out)
+        write_atomically(out, payload)

@@ -7,16 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from crosslab.cli.common import console, err_console, fail
+from crosslab.cli.common import console, fail
+from crosslab.cli.progress import DirectionProgress
 
 app = typer.Typer(help="Rounds: who evaluates whom, and running your share.", no_args_is_help=True)
 ProtocolFile = Annotated[Path, typer.Argument(help="The protocol YAML (signatures beside it).")]
@@ -81,9 +75,14 @@ def run(
     from crosslab.engine.cache import ResponseCache, default_cache_dir
     from crosslab.engine.caller import SampleError
     from crosslab.identity.keystore import Keystore, default_keystore_dir
-    from crosslab.protocol.pins import pinned_items
     from crosslab.protocol.schema import ProtocolError
-    from crosslab.round.share import RoundError, check_ready, run_direction, share_of
+    from crosslab.round.share import (
+        RoundError,
+        check_ready,
+        run_direction,
+        samples_per_direction,
+        share_of,
+    )
 
     protocol, envelope = _load(protocol_path)
     try:
@@ -95,28 +94,19 @@ def run(
     except (RoundError, ProtocolError, VerificationError, OSError, ValueError) as exc:
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
     cache = None if no_cache else ResponseCache(default_cache_dir())
-    per_direction = sum(len(pinned_items(p)) * p.epochs for p in protocol.suites)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("[red]{task.fields[errors]} errors"), TimeElapsedColumn(),
-                        console=err_console, disable=quiet)
+    per_direction = samples_per_direction(protocol)
     results = []
-    with progress:
+    with DirectionProgress(quiet) as progress:
         for direction in share:
-            task = progress.add_task(str(direction), total=per_direction, errors=0)
-            errors = [0]
-
-            def tick(_d: Any, _suite: str, record: dict[str, Any], task: Any = task, errors: list = errors) -> None:
-                errors[0] += record["status"] == "error"
-                progress.update(task, advance=1, errors=errors[0])
-
+            progress.start(direction, per_direction)
             try:
                 result = asyncio.run(run_direction(protocol, envelope, direction, out, key, cache=cache,
-                                                   on_record=tick, allow_errors=allow_errors))
+                                                   on_record=progress.record, allow_errors=allow_errors))
             except SampleError as exc:
                 fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
             except (RoundError, BundleError, ProtocolError, VerificationError, OSError, ValueError) as exc:
                 fail(f"{direction}: {exc}", code=1)
-            progress.update(task, completed=per_direction)
+            progress.finish(direction)
             results.append(result)
     table = Table(title=f"round {protocol.round.number}: {lab}'s share")
     for col in ("direction", "samples", "errors", "resumed", "bundle"):

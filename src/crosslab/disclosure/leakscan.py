@@ -152,6 +152,15 @@ def readable_views(name: str, data: bytes) -> Iterator[tuple[str, str]]:
                 yield f"{name}:{number}", _as_text(decoded)
 
 
+def installed_sensitive(extra_items: Iterable[Item] = ()) -> Sensitive:
+    """What must not be published: every installed suite's items, plus ``extra_items`` (a run's own)."""
+    from crosslab.suites.registry import (
+        discover,  # imported here: the registry loads every suite
+    )
+
+    return Sensitive.from_items([i for suite in discover().values() for i in suite.items()] + list(extra_items))
+
+
 def scan_files(files: dict[str, bytes], sensitive: Sensitive) -> list[Hit]:
     """Scan named public artifacts (encrypted files are skipped by name)."""
     hits: list[Hit] = []

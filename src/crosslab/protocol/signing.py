@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from crosslab.atomic import write_atomically
 from crosslab.attest.dsse import (
     add_signature,
     dump_envelope,
@@ -102,6 +103,4 @@ def read_envelope(path: Path) -> dict | None:
 
 def write_envelope(path: Path, envelope: dict) -> None:
     """Write atomically (temp file + rename), so a crash never leaves half an envelope."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(dump_envelope(envelope))
-    tmp.replace(path)
+    write_atomically(path, dump_envelope(envelope))

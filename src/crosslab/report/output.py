@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crosslab.disclosure.leakscan import Sensitive, scan_files
+from crosslab.atomic import write_atomically
+from crosslab.disclosure.leakscan import installed_sensitive, scan_files
 from crosslab.report.render import render_html, render_json, render_markdown
 from crosslab.suites.item import Item
-from crosslab.suites.registry import discover
 
 FORMATS = ("html", "md", "json")
 
@@ -25,8 +25,7 @@ def render_files(data: dict[str, Any], stem: str, formats: list[str] | tuple[str
 
 def check_public(files: dict[str, bytes], extra_items: list[Item] | None = None) -> None:
     """The leak scan over reports about to be published, against every installed suite's items."""
-    items = [i for suite in discover().values() for i in suite.items()] + list(extra_items or [])
-    hits = scan_files(files, Sensitive.from_items(items))
+    hits = scan_files(files, installed_sensitive(extra_items or []))
     if hits:
         raise LeakError(f"leak scan: {len(hits)} hit(s), report not written; first: {hits[0]}")
 
@@ -35,8 +34,5 @@ def write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, payload in files.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(payload)
-        tmp.replace(out / name)
-        paths.append(out / name)
+        paths.append(write_atomically(out / name, payload))
     return paths

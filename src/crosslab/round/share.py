@@ -116,6 +116,11 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
     return result
 
 
+def samples_per_direction(protocol: Protocol) -> int:
+    """Items × epochs over every pinned suite: what one direction runs."""
+    return sum(len(pinned_items(p)) * p.epochs for p in protocol.suites)
+
+
 def share_of(protocol: Protocol, lab: str) -> list[Direction]:
     share = directions(protocol, lab)
     if not share:
