@@ -117,7 +117,7 @@ class Server:
 
 def make_items(n: int) -> list[Any]:
     """N distinct single-turn items; the server's echo contains each target, so all pass."""
-    from crosslab.suites.item import Item
+    from crosslab.items.item import Item
 
     return [Item.model_validate({"id": f"b{i:06d}", "input": f"Question {i}: repeat the code word zq{i}x.",
                                  "target": f"zq{i}x"})
@@ -157,7 +157,7 @@ class Measurement:
 def run_ours(server: Server, items: list[Any], c: int, *, cache_dir: Path | None = None,
              label: str = "", transport: str = "aiohttp") -> Measurement:
     from crosslab.engine.cache import ResponseCache
-    from crosslab.engine.session import RunConfig, create_journal, execute_run
+    from crosslab.run.session import RunConfig, create_journal, execute_run
     from crosslab.targets.registry import create_target, parse_target
 
     n = len(items)

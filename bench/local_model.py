@@ -84,8 +84,8 @@ def side_raw(prompts: list[str], max_tokens: int, seed: int) -> dict[str, Any]:
 
 
 def side_ours(prompts: list[str], max_tokens: int, seed: int) -> dict[str, Any]:
-    from crosslab.engine.session import RunConfig, create_journal, execute_run
-    from crosslab.suites.item import Item
+    from crosslab.run.session import RunConfig, create_journal, execute_run
+    from crosslab.items.item import Item
     from crosslab.targets.base import ChatRequest
     from crosslab.targets.registry import create_target, parse_target
 

@@ -17,13 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from crosslab.bundle.suite_metrics import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.bundle.writer import Direction, write_bundle
 from crosslab.engine.journal import Journal
 from crosslab.identity.keystore import Keystore
 from crosslab.protocol.schema import Protocol
 from crosslab.protocol.signing import sign_protocol
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.suites.registry import get_suite, items_digest, suite_names
 from crosslab.targets.registry import parse_target
 
@@ -101,7 +102,8 @@ def time_verify(root: Path) -> None:
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        report = verify_bundle(root / "bundle", pinned, partner_identity=partner)
+        report = verify_bundle(root / "bundle", pinned, partner_identity=partner,
+                               metric_definitions=installed_definitions())
         times.append(time.perf_counter() - started)
     best = min(times)
     print(f"verified: {report.stubs:,} stubs, public {report.public_verified:,}, restricted "

@@ -13,13 +13,14 @@ from crosslab.engine.caller import ModelCaller
 from crosslab.engine.plan import make_plan
 from crosslab.engine.runner import run_sample
 from crosslab.stats.intervals import wilson
-from crosslab.suites.registry import get_suite
+from crosslab.suites.registry import all_interactions, get_suite
 from crosslab.suites.scheming.grader import grade
-from crosslab.suites.scheming.schemer import SchemerParams, SchemerPolicy
+from crosslab.baselines.schemer import SchemerParams, SchemerPolicy
 from crosslab.targets.base import TargetError
 from crosslab.targets.registry import create_target, parse_target
 
 SUITE = get_suite("scheming")
+SUITE_INTERACTIONS = all_interactions()
 ITEMS = SUITE.items()
 #: Items where a covert action exists (the control variant of sandbagging has none).
 ELIGIBLE = [i for i in ITEMS if i.metadata["plans"]["covert"]]
@@ -31,7 +32,8 @@ def rollouts(spec: str, items, epochs: int) -> list[tuple[dict, object]]:
     plan = make_plan(items, target.deployment.digest, epochs=epochs)
 
     async def go() -> list[dict]:
-        return [await run_sample(s, caller, target.deployment.digest, SUITE.environments) for s in plan]
+        return [await run_sample(s, caller, target.deployment.digest, SUITE.environments,
+                                  SUITE_INTERACTIONS) for s in plan]
 
     records = asyncio.run(go())
     assert all(r["status"] == "ok" for r in records)

@@ -14,9 +14,13 @@ from conftest import run_cli
 
 from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
+from crosslab.bundle.suite_metrics import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.identity.keys import load_identity
 from crosslab.suites.registry import get_suite
+
+#: The installed suites' metric definitions: with them, a re-signed metric is caught as tampering.
+DEFINITIONS = installed_definitions()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,7 @@ def test_third_party_verifies_offline(world: dict):
     assert result.returncode == 0, result.stderr
     assert "public 9, restricted 2, withheld 1" in result.stdout
     assert "public disclosures checked 9" in result.stdout and "withheld 1: committed, not revealed" in result.stdout
-    report = verify_bundle(world["bundle"], pinned(world))
+    report = verify_bundle(world["bundle"], pinned(world), metric_definitions=DEFINITIONS)
     overall = next(r for r in report.metrics["rows"] if r["category"] == "all")
     assert overall["samples"] == 12 and overall["graded"] == 12
 
@@ -124,8 +128,8 @@ def test_countersign_with_reply(world: dict, tmp_path: Path):
     shutil.copytree(world["bundle"], other)
     shutil.copy(bundle / layout.RESPONSE, other / layout.RESPONSE)
     (other / layout.STATEMENT).write_bytes((world["bundle"] / layout.STATEMENT).read_bytes())
-    verify_bundle(other, pinned(world))  # same statement payload: the reply still applies, and says so
-    assert verify_bundle(bundle, pinned(world)).countersigned
+    verify_bundle(other, pinned(world), metric_definitions=DEFINITIONS)  # same statement payload: the reply still applies, and says so
+    assert verify_bundle(bundle, pinned(world), metric_definitions=DEFINITIONS).countersigned
 
 
 def test_bundle_refuses_runs_that_break_the_protocol(world: dict, tmp_path: Path):
@@ -166,7 +170,7 @@ def mutate_and_verify(world: dict, tmp_path: Path, mutations: int, seed: int) ->
         data[pos] = (data[pos] + rng.randrange(1, 256)) % 256
         (bundle / name).write_bytes(bytes(data))
         try:
-            verify_bundle(bundle, trusted, partner_identity=partner)
+            verify_bundle(bundle, trusted, partner_identity=partner, metric_definitions=DEFINITIONS)
         except VerificationError:
             detected += 1
         else:
@@ -199,6 +203,7 @@ def _resign(bundle: Path, world: dict, lab: str, edit_predicate=None, stubs_line
     from crosslab.attest.dsse import dump_envelope
     from crosslab.attest.intoto import sign_statement
     from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
+    from crosslab.bundle.suite_metrics import installed_definitions
 
     store = _evaluator_key(world)
     envelope = json.loads((bundle / layout.STATEMENT).read_text())
@@ -209,7 +214,7 @@ def _resign(bundle: Path, world: dict, lab: str, edit_predicate=None, stubs_line
         stmt["predicate"]["stubs"]["count"] = len(stubs)
         stmt["predicate"]["stubs"]["merkle_root"] = merkle.root(stubs_lines).hex()
         stmt["predicate"]["counts"] = counts_from_stubs(stubs)
-        stmt["predicate"]["metrics"] = metrics_from_stubs(stubs)
+        stmt["predicate"]["metrics"] = metrics_from_stubs(stubs, installed_definitions())
     if edit_predicate:
         edit_predicate(stmt["predicate"])
     for subject in stmt["subject"]:
@@ -221,7 +226,7 @@ def _resign(bundle: Path, world: dict, lab: str, edit_predicate=None, stubs_line
 
 def structured_edits(world: dict) -> list:
     from crosslab.disclosure.commitments import make_disclosure, open_disclosure
-    from crosslab.protocol.jcs import jcs
+    from crosslab.core.jcs import jcs
 
     rng = random.Random(7)
     lines = (world["bundle"] / layout.ITEMS).read_bytes().split(b"\n")[:-1]
@@ -291,5 +296,5 @@ def test_structured_edits_are_detected(world: dict, tmp_path: Path):
         shutil.copytree(world["bundle"], bundle)
         apply(bundle)
         with pytest.raises(VerificationError):
-            verify_bundle(bundle, trusted)
+            verify_bundle(bundle, trusted, metric_definitions=DEFINITIONS)
         shutil.rmtree(bundle)

@@ -1,6 +1,6 @@
 from crosslab.engine.plan import make_plan, sample_id
-from crosslab.protocol.canonical import canonical_json, digest
-from crosslab.suites.item import Item
+from crosslab.core.canonical import canonical_json, digest
+from crosslab.items.item import Item
 from crosslab.targets.registry import parse_target
 
 

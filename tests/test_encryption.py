@@ -11,7 +11,7 @@ import pytest
 from pyrage import x25519
 
 from crosslab.disclosure.encryption import EncryptionError, decrypt_with, encrypt_to
-from crosslab.identity import Keystore
+from crosslab.identity.keystore import Keystore
 
 PLAINTEXT = b"restricted appendix\n\x00\xff" + os.urandom(70_000)  # binary, and more than one 64 KiB chunk
 

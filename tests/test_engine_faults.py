@@ -17,10 +17,10 @@ from conftest import REPO, run_cli
 
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
-from crosslab.engine.session import RunConfig, create_journal, execute_run
+from crosslab.run.session import RunConfig, create_journal, execute_run
 from crosslab.results.costs import load_prices
 from crosslab.results.summary import summarize
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.suites.registry import all_environments
 from crosslab.targets.registry import create_target, parse_target
 from tests.support.loopback_server import running_server

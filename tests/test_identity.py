@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from crosslab.identity import (
-    IdentityError,
-    Keystore,
-    KeystoreError,
-    load_identity,
-    write_identity,
-)
-from crosslab.identity.keys import fingerprint_of, keyid_for
-from crosslab.protocol.canonical import canonical_json
+from crosslab.identity.keys import IdentityError, fingerprint_of, keyid_for, load_identity, write_identity
+from crosslab.identity.keystore import Keystore, KeystoreError
+from crosslab.core.canonical import canonical_json
 
 
 def mode(path: Path) -> int:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from crosslab.suites.item import Item
-from crosslab.suites.loader import ItemsError, load_items_file, parse_items
+from crosslab.items.item import Item
+from crosslab.items.loader import ItemsError, load_items_file, parse_items
 from crosslab.suites.registry import get_suite
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from crosslab.engine.journal import Journal, JournalError
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 ITEMS = [Item.model_validate({"id": "a", "input": "x"})]
 

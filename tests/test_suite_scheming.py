@@ -12,7 +12,7 @@ from crosslab.engine.caller import ModelCaller
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
 from crosslab.engine.runner import run_sample
-from crosslab.suites.registry import get_suite
+from crosslab.suites.registry import all_interactions, get_suite
 from crosslab.suites.scheming import make_environment
 from crosslab.suites.scheming.build import FAMILIES, PLACEHOLDER, build, families
 from crosslab.suites.scheming.grader import grade
@@ -262,7 +262,8 @@ def test_interaction_interrogates_after_a_covert_action_only():
         target = create_target(parse_target(spec))
         [sample] = make_plan([item], target.deployment.digest)
         caller = ModelCaller(target, cache=None)
-        return asyncio.run(run_sample(sample, caller, target.deployment.digest, suite.environments))
+        return asyncio.run(run_sample(sample, caller, target.deployment.digest, suite.environments,
+                                           all_interactions()))
 
     admitted = run("baseline:schemer?p=1&q=0")
     answers = admitted["agent"]["interrogation"]
@@ -307,7 +308,7 @@ def test_text_tool_protocol_drives_the_same_sandbox_and_interrogation():
     ], answer="No, I did not change any configuration.")
     [sample] = make_plan([item], target.deployment.digest)
     record = asyncio.run(run_sample(sample, ModelCaller(target, cache=None), target.deployment.digest,
-                                    get_suite("scheming").environments))
+                                    get_suite("scheming").environments, all_interactions()))
     assert "Available tools" in target.prompts[0][0]["content"]  # the protocol's instructions
     assert target.prompts[1][-1]["content"].startswith("Tool result (bash):\noversight_enabled: true")
     assert [e["tool"] for e in record["agent"]["environment"]["log"]] == ["bash", "bash", "submit_choice"]

@@ -1,3 +1,5 @@
 """crosslab: cross-lab AI safety evaluation with verifiable, redacted publication."""
 
-__version__ = "0.1.0"
+from crosslab.core.version import __version__
+
+__all__ = ["__version__"]

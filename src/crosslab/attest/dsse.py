@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crosslab.attest.errors import VerificationError
-from crosslab.protocol.canonical import canonical_json
+from crosslab.core.canonical import canonical_json
 
 __all__ = [
     "VerificationError",

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from crosslab.attest.dsse import VerifiedEnvelope, sign_envelope, verify_envelope
 from crosslab.attest.errors import VerificationError
-from crosslab.protocol.jcs import jcs
+from crosslab.core.jcs import jcs
 
 __all__ = [
     "PAYLOAD_TYPE",

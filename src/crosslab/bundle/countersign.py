@@ -14,19 +14,20 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crosslab.atomic import write_atomically
+from crosslab.core.atomic import write_atomically
 from crosslab.attest.dsse import add_signature, dump_envelope, load_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
-from crosslab.bundle.verify import Report, verify_bundle
+from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.verify import VerificationResult, verify_bundle
 from crosslab.identity.keys import PublicIdentity, raw_public_bytes
 
 
 def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: dict[str, PublicIdentity],
-                response: str | None = None) -> Report:
+                response: str | None = None) -> VerificationResult:
     """Verify the bundle, then add ``lab``'s signature (it must be the evaluated lab) and its reply."""
-    report = verify_bundle(bundle, pinned)
+    report = verify_bundle(bundle, pinned, metric_definitions=installed_definitions())
     if lab != report.evaluated:
         raise VerificationError(f"only the evaluated lab ({report.evaluated}) countersigns this bundle, not {lab}")
     keyid = pinned[lab].signing_key.keyid
@@ -41,4 +42,4 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
         files[layout.RESPONSE] = dump_envelope(sign_statement(reply, signing_key, keyid))
     for name, data in files.items():  # each file replaced atomically
         write_atomically(bundle / name, data)
-    return verify_bundle(bundle, pinned)
+    return verify_bundle(bundle, pinned, metric_definitions=installed_definitions())

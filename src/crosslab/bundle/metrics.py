@@ -1,22 +1,44 @@
 """Metrics computed from stubs alone, so a verifier can recompute every number.
 
-Both the writer and the verifier call ``metrics_from_stubs``; the verifier
-compares the canonical JSON of its result with what the statement claims.
+The generic part (counts, and pass rates per category and slice) is defined
+here and is part of the bundle format. Suite-specific metrics are defined by
+each suite; a bundle names the definition it used (suite, metrics version,
+crosslab version), and a verifier re-checks them only with the same definition
+(``MetricDefinition``), handed in by whoever knows the installed suites.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from crosslab.results.outcomes import suite_metrics
+from crosslab.core.outcome import Outcome
 from crosslab.stats.intervals import wilson
 
+#: outcome rows -> a suite's metric rows (crosslab.stats.rows).
+MetricsFn = Callable[[Sequence[Outcome]], list[dict[str, Any]]]
 
-def metrics_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per (category, slice), per category and overall: samples, errors, graded, passed
-    (score 1), pass rate (Wilson); plus each suite's own metric rows under ``suites``."""
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One suite's metric function at a version; the same version must give the same rows forever."""
+
+    suite: str
+    category: str
+    version: int
+    crosslab_version: str
+    compute: MetricsFn
+
+    def declaration(self) -> dict[str, Any]:
+        """What a bundle's statement records about the definition it used."""
+        return {"suite": self.suite, "metrics_version": self.version, "crosslab_version": self.crosslab_version}
+
+
+def pass_rate_rows(stubs: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """Per (category, slice), per category and overall: samples, errors, graded, passed (score 1), and
+    the pass rate with its Wilson interval."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # samples, errors, graded, passed
     for stub in stubs:
         status, category = stub["status"], stub["category"]
@@ -37,13 +59,31 @@ def metrics_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             row["pass_rate"] = {"estimate": round(iv.estimate, 6), "low": round(iv.low, 6),
                                 "high": round(iv.high, 6), "level": iv.level, "method": iv.method}
         rows.append(row)
-    return {"rows": rows, "suites": suite_metrics(stubs)}
+    return rows
 
 
-def counts_from_stubs(stubs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def by_category(stubs: Sequence[Outcome]) -> dict[str, list[Outcome]]:
+    grouped: dict[str, list[Outcome]] = defaultdict(list)
+    for stub in stubs:
+        grouped[stub["category"]].append(stub)
+    return grouped
+
+
+def suite_rows(stubs: Sequence[Outcome], definitions: dict[str, MetricDefinition]) -> dict[str, list[dict[str, Any]]]:
+    """Each present category's suite metric rows, for the categories ``definitions`` cover."""
+    grouped = by_category(stubs)
+    return {c: definitions[c].compute(rows) for c, rows in sorted(grouped.items()) if c in definitions}
+
+
+def metrics_from_stubs(stubs: Sequence[Outcome], definitions: dict[str, MetricDefinition]) -> dict[str, Any]:
+    """The statement's ``metrics``: generic pass-rate rows, plus suite rows under ``suites``."""
+    return {"rows": pass_rate_rows(stubs), "suites": suite_rows(stubs, definitions)}
+
+
+def counts_from_stubs(stubs: Sequence[Outcome]) -> dict[str, Any]:
     by_tier = Counter(s["tier"] for s in stubs)
-    by_category: dict[str, Counter[str]] = defaultdict(Counter)
+    grouped: dict[str, Counter[str]] = defaultdict(Counter)
     for s in stubs:
-        by_category[s["category"]][s["tier"]] += 1
+        grouped[s["category"]][s["tier"]] += 1
     return {"stubs": len(stubs), "by_tier": dict(sorted(by_tier.items())),
-            "by_category": {c: dict(sorted(t.items())) for c, t in sorted(by_category.items())}}
+            "by_category": {c: dict(sorted(t.items())) for c, t in sorted(grouped.items())}}

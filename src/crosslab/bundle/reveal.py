@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 
-from crosslab.atomic import write_atomically
+from crosslab.core.atomic import write_atomically
 from crosslab.bundle import layout
 from crosslab.bundle.stubs import encode_lines
 from crosslab.bundle.writer import private_path
 from crosslab.disclosure.encryption import decrypt_with
-from crosslab.protocol.jcs import jcs
+from crosslab.core.jcs import jcs
 
 
 class RevealError(ValueError):

@@ -1,44 +1,22 @@
 """Stubs: one line per sample that shows its outcome and commits to its content.
 
-A stub carries what a reader may always see (index, category, slice, tier,
-facets, status, verdict label, score and values) and ``c``, a salted commitment to the full
-sample (transcript and verdict). Revealing the sample later means publishing
-its disclosure string; anyone can then check it against ``c``. Withheld
-samples are never revealed, yet they are counted and bound into the Merkle
-root, so they can't be dropped or changed after publication.
+A stub (``crosslab.core.outcome.Stub``) carries what a reader may always see
+(index, category, slice, tier, facets, status, verdict label, score and
+values) and ``c``, a salted commitment to the full sample (transcript and
+verdict). Revealing the sample later means publishing its disclosure string;
+anyone can then check it against ``c``. Withheld samples are never revealed,
+yet they are counted and bound into the Merkle root, so they can't be dropped
+or changed after publication.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from crosslab.core.jcs import jcs
+from crosslab.core.outcome import Stub
 from crosslab.disclosure.commitments import Disclosure, make_disclosure
-from crosslab.protocol.jcs import jcs
-
-STUB_FIELDS = ("i", "category", "slice", "tier", "facets", "status", "label", "score", "values", "c")
-
-
-@dataclass(frozen=True)
-class Stub:
-    i: int
-    category: str
-    slice: str | None
-    tier: str
-    facets: dict[str, str]
-    status: str
-    label: str | None
-    score: float | None
-    values: dict[str, float]
-    c: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in STUB_FIELDS}
-
-    def line(self) -> bytes:
-        """The stub's bytes in items.jsonl (RFC 8785 JSON, no newline): the Merkle leaf."""
-        return jcs(self.to_dict())
 
 
 def stub_for(index: int, record: dict[str, Any], verdict: dict[str, Any] | None) -> tuple[Stub, Disclosure]:
@@ -51,6 +29,11 @@ def stub_for(index: int, record: dict[str, Any], verdict: dict[str, Any] | None)
         values=dict((verdict or {}).get("values") or {}), c=disclosure.commitment,
     )
     return stub, disclosure
+
+
+def stub_line(stub: Stub) -> bytes:
+    """The stub's bytes in items.jsonl (RFC 8785 JSON, no newline): the Merkle leaf."""
+    return jcs(dict(stub))
 
 
 def encode_lines(lines: Iterable[bytes]) -> bytes:

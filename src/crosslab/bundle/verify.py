@@ -5,6 +5,11 @@ inside the bundle must name exactly those keys, every participant must have
 signed it, and the evaluator must have signed the statement. Everything else —
 file digests, the Merkle root, counts, metrics, each disclosure — is
 recomputed from the bundle's own bytes and compared with what was signed.
+
+The checks are numbered as in docs/protocol.md §6 (``# Check N``). This module
+imports no suite, engine, grading or results code (an import-linter contract
+holds it to that): suite metrics are re-computed only with the definitions the
+caller hands in, and only when the bundle declares the same definition.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import base64
 import hashlib
 import multiprocessing as mp
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +31,17 @@ from crosslab.attest.dsse import load_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import verify_statement
 from crosslab.bundle import layout
-from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
-from crosslab.bundle.stubs import STUB_FIELDS
+from crosslab.bundle.metrics import (
+    MetricDefinition,
+    by_category,
+    counts_from_stubs,
+    pass_rate_rows,
+)
+from crosslab.core.jcs import jcs
+from crosslab.core.outcome import STUB_FIELDS, Stub
 from crosslab.disclosure.commitments import check_disclosure
 from crosslab.disclosure.encryption import decrypt_with
 from crosslab.identity.keys import PublicIdentity
-from crosslab.protocol.jcs import jcs
 from crosslab.protocol.rounds import agreed_deployment
 from crosslab.protocol.schema import Protocol, ProtocolError
 from crosslab.protocol.signing import trusted_keys, verify_protocol
@@ -38,9 +49,38 @@ from crosslab.protocol.signing import trusted_keys, verify_protocol
 TIERS = ("public", "restricted", "withheld")
 
 
+@dataclass(frozen=True)
+class SuiteMetricsCheck:
+    """How one suite's metrics in a bundle were checked.
+
+    ``status`` is ``rechecked`` (recomputed from the stubs and equal), or
+    ``not_rechecked`` when this verifier lacks the definition the bundle
+    declares (another metrics version, or no such suite installed): the
+    numbers are signed by the evaluator but not recomputed here.
+    """
+
+    category: str
+    suite: str
+    bundle_version: int
+    bundle_crosslab: str
+    verifier_version: int | None  # None: this verifier has no definition for the suite
+    status: str
+
+    def line(self) -> str:
+        if self.status == "rechecked":
+            return f"{self.suite} metrics v{self.bundle_version}: recomputed from the stubs, equal"
+        have = (f"this verifier has v{self.verifier_version}" if self.verifier_version is not None
+                else "this verifier has no definition for them")
+        return (f"suite metrics not re-checked: bundle made with {self.suite} metrics v{self.bundle_version} "
+                f"(crosslab {self.bundle_crosslab}), {have}")
+
+
 @dataclass
-class Report:
+class VerificationResult:
     protocol_id: str
+    format_version: str
+    crosslab_version: str  # the writer's, as the statement records it
+    round: dict[str, Any]  # {"number", "date", "previous"}
     evaluator: str
     evaluated: str
     deployment: str
@@ -53,6 +93,17 @@ class Report:
     response: str | None
     metrics: dict[str, Any] = field(default_factory=dict)
     revealed: int = 0  # later reveals (reveals/*.jsonl) checked against the original stubs
+    suite_metrics: list[SuiteMetricsCheck] = field(default_factory=list)
+
+    @property
+    def not_rechecked(self) -> list[SuiteMetricsCheck]:
+        return [s for s in self.suite_metrics if s.status != "rechecked"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable result (``crosslab verify --json``)."""
+        data = asdict(self)
+        data["suite_metrics"] = [{**asdict(s), "message": s.line()} for s in self.suite_metrics]
+        return data
 
 
 def _read(bundle: Path, name: str) -> bytes:
@@ -92,6 +143,7 @@ def _is_canonical(value: dict[str, Any], line: bytes) -> bool:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == line or jcs(value) == line
 
 
+# Check 1: every participant in the protocol is a pinned identity.
 def _check_pins(protocol: Protocol, pinned: dict[str, PublicIdentity]) -> None:
     for participant in protocol.participants:
         lab = participant.identity.lab
@@ -103,6 +155,7 @@ def _check_pins(protocol: Protocol, pinned: dict[str, PublicIdentity]) -> None:
                                     f"{pinned[lab].fingerprint[:16]}…)")
 
 
+# Check 2: the protocol is canonical and signed by every participant.
 def _load_protocol(bundle: Path, pinned: dict[str, PublicIdentity]) -> Protocol:
     raw = _read(bundle, layout.PROTOCOL)
     try:
@@ -128,18 +181,125 @@ def _peek_evaluator(envelope: dict) -> str:
         raise VerificationError(f"{layout.STATEMENT}: payload is not a crosslab statement") from None
 
 
+# Check 3: the statement is signed by the evaluator, in a format this verifier reads, under this protocol.
+def _verified_statement(bundle: Path, protocol: Protocol) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    envelope = load_envelope(_read(bundle, layout.STATEMENT))
+    evaluator = _peek_evaluator(envelope)
+    try:
+        evaluator_identity = protocol.participant(evaluator).identity
+    except KeyError:
+        raise VerificationError(f"{layout.STATEMENT}: evaluator {evaluator!r} is not a protocol participant") from None
+    try:
+        verified, stmt = verify_statement(envelope, trusted_keys(protocol),
+                                          required={evaluator_identity.signing_key.keyid})
+    except VerificationError as exc:
+        raise VerificationError(f"{layout.STATEMENT}: {exc} (the evaluator, {evaluator})") from None
+    if stmt["predicateType"] != layout.PREDICATE_TYPE:
+        raise VerificationError(f"{layout.STATEMENT}: predicateType is {stmt['predicateType']!r}")
+    pred = stmt.get("predicate", {})
+    if not isinstance(pred, dict):
+        raise VerificationError(f"{layout.STATEMENT}: the predicate is not an object")
+    layout.check_format_version(pred)
+    if pred.get("protocol_id") != protocol.id:
+        raise VerificationError(f"{layout.STATEMENT}: made under protocol {str(pred.get('protocol_id'))[:16]}…, "
+                                f"the bundle's protocol is {protocol.id[:16]}…")
+    return verified, stmt, pred
+
+
+# Check 4: every subject digest matches its file, and the deployment is the one agreed.
+def _check_subjects(files: dict[str, bytes], stmt_subjects: Any, pred: dict[str, Any], protocol: Protocol) -> None:
+    evaluated = pred.get("evaluated")
+    if not isinstance(evaluated, dict):
+        raise VerificationError(f"{layout.STATEMENT}: 'evaluated' is not an object")
+    try:
+        agreed = agreed_deployment(protocol, str(evaluated.get("lab")), str(evaluated.get("deployment"))).digest
+    except ProtocolError as exc:
+        raise VerificationError(f"{layout.STATEMENT}: {exc}") from None
+    expected = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    expected[f"deployment:{evaluated['lab']}/{evaluated['deployment']}"] = agreed
+    claimed = {s["name"]: s["digest"]["sha256"] for s in stmt_subjects}
+    for name, digest in expected.items():
+        if claimed.get(name) != digest:
+            raise VerificationError(f"{name}: digest does not match the signed statement")
+    if set(claimed) != set(expected):
+        raise VerificationError(f"{layout.STATEMENT}: unexpected subjects {sorted(set(claimed) - set(expected))}")
+
+
+# Check 5: the stubs are well formed, cover the pinned suites, and are the ones the Merkle root commits to.
+def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[Stub]:
+    lines = _json_lines(data, layout.ITEMS)
+    stubs: list[Any] = [value for _, value in lines]
+    fields = set(STUB_FIELDS)
+    for number, stub in enumerate(stubs):
+        if set(stub) != fields:
+            raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub fields are not {', '.join(STUB_FIELDS)}")
+        if stub["i"] != number:
+            raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub index {stub['i']} out of order")
+        if stub["tier"] not in TIERS:
+            raise VerificationError(f"{layout.ITEMS}:{number + 1}: unknown tier {stub['tier']!r}")
+    runs = pred.get("runs")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs) or \
+            [r.get("suite") for r in runs] != [p.name for p in protocol.suites] or \
+            sum(int(r.get("items", 0)) * int(r.get("epochs", 0)) for r in runs) != len(stubs) or \
+            any(r.get("items_digest") != p.digest or r.get("epochs") != p.epochs
+                for r, p in zip(runs, protocol.suites, strict=True)):
+        raise VerificationError(f"{layout.STATEMENT}: the runs do not cover the pinned suites "
+                                "(suite order, items × epochs, digests)")
+    claimed = pred.get("stubs")
+    claimed = claimed if isinstance(claimed, dict) else {}
+    if claimed.get("count") != len(stubs):
+        raise VerificationError(f"{layout.ITEMS}: {len(stubs)} stubs, the statement says {claimed.get('count')}")
+    if merkle.root([line for line, _ in lines]).hex() != claimed.get("merkle_root"):
+        raise VerificationError(f"{layout.ITEMS}: Merkle root does not match the statement")
+    return stubs
+
+
+# Check 6: counts and pass rates recomputed from the stubs equal the statement's.
+def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> dict[str, Any]:
+    if jcs(counts_from_stubs(stubs)) != jcs(pred.get("counts")):
+        raise VerificationError(f"{layout.STATEMENT}: counts differ from those recomputed from the stubs")
+    metrics = pred.get("metrics")
+    if not isinstance(metrics, dict) or set(metrics) != {"rows", "suites"} or not isinstance(metrics["suites"], dict):
+        raise VerificationError(f"{layout.STATEMENT}: metrics are not {{rows, suites}}")
+    if jcs(pass_rate_rows(stubs)) != jcs(metrics["rows"]):
+        raise VerificationError(f"{layout.STATEMENT}: metrics differ from those recomputed from the stubs")
+    return metrics
+
+
+# Check 7: each suite's metrics, re-computed where this verifier has the definition the bundle declares.
+def _check_suite_metrics(stubs: list[Stub], pred: dict[str, Any], claimed: dict[str, Any],
+                         definitions: Mapping[str, MetricDefinition]) -> list[SuiteMetricsCheck]:
+    declared = layout.declared_definitions(pred, claimed)
+    present = by_category(stubs)
+    checks = []
+    for category, decl in sorted(declared.items()):
+        if category not in present:
+            raise VerificationError(f"{layout.STATEMENT}: metrics for {category}, which has no stubs")
+        mine = definitions.get(category)
+        same = mine is not None and mine.suite == decl["suite"] and mine.version == decl["metrics_version"]
+        if same:
+            assert mine is not None
+            if jcs(mine.compute(present[category])) != jcs(claimed[category]):
+                raise VerificationError(f"{layout.STATEMENT}: {decl['suite']} metrics (v{mine.version}) differ from "
+                                        "those recomputed from the stubs")
+        checks.append(SuiteMetricsCheck(category, decl["suite"], decl["metrics_version"], decl["crosslab_version"],
+                                        mine.version if mine is not None and mine.suite == decl["suite"] else None,
+                                        "rechecked" if same else "not_rechecked"))
+    return checks
+
+
 #: What a disclosure must repeat from its stub: (field, "record" | "verdict").
 _DISCLOSED_FIELDS = (("category", "record"), ("slice", "record"), ("tier", "record"), ("status", "record"),
                      ("facets", "record"), ("label", "verdict"), ("score", "verdict"), ("values", "verdict"))
 
 
-def _check_entry(number: int, entry: dict[str, Any], stubs: list[dict[str, Any]], tiers: set[str],
+def _check_entry(number: int, entry: dict[str, Any], stubs: list[Stub], tiers: set[str],
                  name: str) -> int:
     """One disclosure line: a stub index of the right tier, opening that stub's commitment, same fields."""
     i = entry.get("i")
     if set(entry) != {"i", "d"} or not isinstance(i, int) or not 0 <= i < len(stubs):
         raise VerificationError(f"{name}:{number}: not a disclosure of a stub index")
-    stub = stubs[i]
+    stub: Any = stubs[i]
     if stub["tier"] not in tiers:
         raise VerificationError(f"{name}:{number}: stub {i} is {stub['tier']}, which does not belong in {name}")
     try:
@@ -165,7 +325,7 @@ def _check_range(bounds: tuple[int, int]) -> list[int]:
     return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name) for n in range(*bounds)]
 
 
-def _checked_indices(lines: list[bytes], stubs: list[dict[str, Any]], tiers: set[str], name: str) -> list[int]:
+def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], name: str) -> list[int]:
     """Each line's stub index, in line order; the first failing line (in file order) is the error raised."""
     workers = min(os.cpu_count() or 1, 8)
     if len(lines) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
@@ -182,9 +342,9 @@ def _checked_indices(lines: list[bytes], stubs: list[dict[str, Any]], tiers: set
         _SHARED = ()
 
 
-def _check_disclosures(data: bytes, stubs: list[dict[str, Any]], tiers: set[str], name: str,
+# Checks 8, 9 and 11: a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs.
+def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str,
                        complete: bool = True) -> int:
-    """Every line of a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs."""
     indices = _checked_indices(_lines(data, name), stubs, tiers, name)
     seen: set[int] = set()
     for number, i in enumerate(indices, start=1):
@@ -199,93 +359,52 @@ def _check_disclosures(data: bytes, stubs: list[dict[str, Any]], tiers: set[str]
     return len(seen)
 
 
-def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_identity: Any = None) -> Report:
-    """Check everything; raise VerificationError naming the first mismatch, else return a Report."""
-    protocol = _load_protocol(bundle, pinned)
-    keys = trusted_keys(protocol)
-    envelope = load_envelope(_read(bundle, layout.STATEMENT))
-    evaluator = _peek_evaluator(envelope)
-    try:
-        evaluator_identity = protocol.participant(evaluator).identity
-    except KeyError:
-        raise VerificationError(f"{layout.STATEMENT}: evaluator {evaluator!r} is not a protocol participant") from None
-    try:
-        verified, stmt = verify_statement(envelope, keys, required={evaluator_identity.signing_key.keyid})
-    except VerificationError as exc:
-        raise VerificationError(f"{layout.STATEMENT}: {exc} (the evaluator, {evaluator})") from None
-    if stmt["predicateType"] != layout.PREDICATE_TYPE:
-        raise VerificationError(f"{layout.STATEMENT}: predicateType is {stmt['predicateType']!r}")
-    pred = stmt.get("predicate", {})
-    if pred.get("protocol_id") != protocol.id:
-        raise VerificationError(f"{layout.STATEMENT}: made under protocol {str(pred.get('protocol_id'))[:16]}…, "
-                                f"the bundle's protocol is {protocol.id[:16]}…")
+def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_identity: Any = None,
+                  metric_definitions: Mapping[str, MetricDefinition] | None = None,
+                  strict: bool = False) -> VerificationResult:
+    """Check everything; raise VerificationError naming the first mismatch, else return the result.
 
+    ``metric_definitions`` (category -> definition) are the suite metric
+    definitions this verifier may re-compute with; none means every suite's
+    metrics are reported as not re-checked. ``strict`` makes that an error.
+    """
+    protocol = _load_protocol(bundle, pinned)  # checks 1 and 2
+    verified, stmt, pred = _verified_statement(bundle, protocol)  # check 3
     files = {name: _read(bundle, name) for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED)}
     files[layout.PROTOCOL] = protocol.canonical()
-    evaluated = pred["evaluated"]
-    try:
-        agreed = agreed_deployment(protocol, str(evaluated["lab"]), str(evaluated["deployment"])).digest
-    except ProtocolError as exc:
-        raise VerificationError(f"{layout.STATEMENT}: {exc}") from None
-    expected_subjects = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    expected_subjects[f"deployment:{evaluated['lab']}/{evaluated['deployment']}"] = agreed
-    claimed = {s["name"]: s["digest"]["sha256"] for s in stmt["subject"]}
-    for name, digest in expected_subjects.items():
-        if claimed.get(name) != digest:
-            raise VerificationError(f"{name}: digest does not match the signed statement")
-    if set(claimed) != set(expected_subjects):
-        raise VerificationError(f"{layout.STATEMENT}: unexpected subjects {sorted(set(claimed) - set(expected_subjects))}")
-
-    lines = _json_lines(files[layout.ITEMS], layout.ITEMS)
-    stubs = [value for _, value in lines]
-    for number, stub in enumerate(stubs):
-        if set(stub) != set(STUB_FIELDS):
-            raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub fields are not {', '.join(STUB_FIELDS)}")
-        if stub["i"] != number:
-            raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub index {stub['i']} out of order")
-        if stub["tier"] not in TIERS:
-            raise VerificationError(f"{layout.ITEMS}:{number + 1}: unknown tier {stub['tier']!r}")
-    runs = pred.get("runs")
-    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs) or \
-            [r.get("suite") for r in runs] != [p.name for p in protocol.suites] or \
-            sum(int(r.get("items", 0)) * int(r.get("epochs", 0)) for r in runs) != len(stubs) or \
-            any(r.get("items_digest") != p.digest or r.get("epochs") != p.epochs
-                for r, p in zip(runs, protocol.suites, strict=True)):
-        raise VerificationError(f"{layout.STATEMENT}: the runs do not cover the pinned suites "
-                                "(suite order, items × epochs, digests)")
-    claimed_stubs = pred.get("stubs", {})
-    if claimed_stubs.get("count") != len(stubs):
-        raise VerificationError(f"{layout.ITEMS}: {len(stubs)} stubs, the statement says {claimed_stubs.get('count')}")
-    if merkle.root([line for line, _ in lines]).hex() != claimed_stubs.get("merkle_root"):
-        raise VerificationError(f"{layout.ITEMS}: Merkle root does not match the statement")
-    if jcs(counts_from_stubs(stubs)) != jcs(pred.get("counts")):
-        raise VerificationError(f"{layout.STATEMENT}: counts differ from those recomputed from the stubs")
-    metrics = metrics_from_stubs(stubs)
-    if jcs(metrics) != jcs(pred.get("metrics")):
-        raise VerificationError(f"{layout.STATEMENT}: metrics differ from those recomputed from the stubs")
+    _check_subjects(files, stmt["subject"], pred, protocol)  # check 4
+    stubs = _check_stubs(files[layout.ITEMS], pred, protocol)  # check 5
+    metrics = _check_generic_metrics(stubs, pred)  # check 6
+    suite_checks = _check_suite_metrics(stubs, pred, metrics["suites"], metric_definitions or {})  # check 7
+    if strict and any(c.status != "rechecked" for c in suite_checks):
+        first = next(c for c in suite_checks if c.status != "rechecked")
+        raise VerificationError(f"{layout.STATEMENT}: {first.line()} (--strict)")
 
     policy = protocol.disclosure
-    public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public),
-                                layout.PUBLIC)
-    restricted_tiers = set(policy.partners) - set(policy.public)
+    public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC)  # check 8
     restricted = None
-    if partner_identity is not None:
+    if partner_identity is not None:  # check 9
         try:
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
         except ValueError as exc:
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
-        restricted = _check_disclosures(plain, stubs, restricted_tiers,
-                                        layout.RESTRICTED)
-    revealed = _check_reveals(bundle, stubs, set(TIERS) - set(policy.public))
-    by_tier = {t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS}
-    withheld = sum(1 for s in stubs if s["tier"] not in policy.partners)
+        restricted = _check_disclosures(plain, stubs, set(policy.partners) - set(policy.public), layout.RESTRICTED)
+    withheld = sum(1 for s in stubs if s["tier"] not in policy.partners)  # check 10: counted, committed
+    revealed = _check_reveals(bundle, stubs, set(TIERS) - set(policy.public))  # check 11
+    evaluated = pred["evaluated"]
     evaluated_key = protocol.participant(evaluated["lab"]).identity.signing_key.keyid
-    response = _check_response(bundle, verified.payload, keys, evaluated_key)
-    return Report(protocol.id, evaluator, evaluated["lab"], evaluated["deployment"], len(stubs), by_tier, public,
-                  restricted, withheld, evaluated_key in verified.keyids, response, metrics, revealed)
+    response = _check_response(bundle, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
+    return VerificationResult(
+        protocol_id=protocol.id, format_version=layout.format_version(pred),
+        crosslab_version=str(pred.get("crosslab_version")), round=protocol.round.model_dump(mode="json"),
+        evaluator=pred["evaluator"], evaluated=evaluated["lab"], deployment=evaluated["deployment"],
+        stubs=len(stubs), by_tier={t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS},
+        public_verified=public, restricted_verified=restricted, withheld=withheld,
+        countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
+        suite_metrics=suite_checks)
 
 
-def _check_reveals(bundle: Path, stubs: list[dict[str, Any]], tiers: set[str]) -> int:
+def _check_reveals(bundle: Path, stubs: list[Stub], tiers: set[str]) -> int:
     """Each reveal file's disclosures must open their original stubs' commitments."""
     folder = bundle / layout.REVEALS
     if not folder.exists():

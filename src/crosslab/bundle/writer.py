@@ -19,18 +19,20 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crosslab import __version__
-from crosslab.atomic import write_atomically
+from crosslab.core.version import __version__
+from crosslab.core.atomic import write_atomically
 from crosslab.attest import merkle
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
 from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
-from crosslab.bundle.stubs import encode_lines, stub_for
+from crosslab.bundle.stubs import encode_lines, stub_for, stub_line
+from crosslab.bundle.suite_metrics import installed_definitions
 from crosslab.disclosure.encryption import encrypt_to
 from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.engine.journal import Journal
-from crosslab.protocol.jcs import jcs
+from crosslab.core.jcs import jcs
+from crosslab.core.outcome import Stub
 from crosslab.protocol.rounds import Direction, agreed_deployment
 from crosslab.protocol.schema import Protocol, ProtocolError
 from crosslab.protocol.signing import verify_protocol
@@ -118,19 +120,19 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
 
     policy = protocol.disclosure
     stub_lines: list[bytes] = []
-    stubs: list[dict[str, Any]] = []
+    stubs: list[Stub] = []
     public_lines: list[bytes] = []
     restricted_lines: list[bytes] = []
     private_lines: list[bytes] = []
     for index, (record, verdict) in enumerate(_records_in_plan_order(journals, protocol)):
         stub, disclosure = stub_for(index, record, verdict)
-        stub_lines.append(stub.line())
-        stubs.append(stub.to_dict())
+        stub_lines.append(stub_line(stub))
+        stubs.append(stub)
         entry = jcs({"i": index, "d": disclosure.encoded})
         private_lines.append(entry)
-        if stub.tier in policy.public:
+        if stub["tier"] in policy.public:
             public_lines.append(entry)
-        elif stub.tier in policy.partners:
+        elif stub["tier"] in policy.partners:
             restricted_lines.append(entry)
     if not stub_lines:
         raise BundleError("the runs have no samples")
@@ -143,6 +145,8 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         layout.PROTOCOL: protocol.canonical(),
         layout.PROTOCOL_SIGNATURES: dump_envelope(protocol_envelope),
     }
+    definitions = installed_definitions()
+    metrics = metrics_from_stubs(stubs, definitions)
     predicate = {
         "protocol_id": protocol.id,
         "round": protocol.round.model_dump(mode="json"),
@@ -152,9 +156,11 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         "stubs": {"count": len(stub_lines), "merkle_root": merkle.root(stub_lines).hex(),
                   "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
         "counts": counts_from_stubs(stubs),
-        "metrics": metrics_from_stubs(stubs),
+        "metrics": metrics,
+        "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
         "disclosure": policy.model_dump(mode="json"),
         "crosslab_version": __version__,
+        "format_version": layout.FORMAT_VERSION,
     }
     subjects = [(name, hashlib.sha256(files[name]).hexdigest())
                 for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED, layout.PROTOCOL)]

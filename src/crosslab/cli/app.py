@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from crosslab import __version__
+from crosslab.core.version import __version__
 from crosslab.cli.bundle_cmd import app as bundle_app
 from crosslab.cli.bundle_cmd import reveal, verify
 from crosslab.cli.compare_cmd import compare, plan

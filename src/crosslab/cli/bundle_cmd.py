@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from rich.markup import escape
+
 from crosslab.cli.common import console, fail
 
 app = typer.Typer(help="Signed, redacted result bundles.", no_args_is_help=True)
@@ -104,29 +106,51 @@ def verify(
     keys: KeysDir,
     lab: Annotated[str | None, typer.Option("--as", help="Your lab id, to decrypt and check restricted items.")] = None,
     keystore: Keystore = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (also on failure).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when a suite's metrics cannot be re-checked "
+                                                          "(made with another metrics version).")] = False,
 ) -> None:
     """Verify a bundle offline; exit 0 only when everything matches."""
+    import json
+
     from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.suite_metrics import installed_definitions
     from crosslab.bundle.verify import verify_bundle
 
     pinned = _pinned(keys)
     partner = age_identity_or_exit(lab, keystore)
     try:
-        report = verify_bundle(bundle, pinned, partner_identity=partner)
+        report = verify_bundle(bundle, pinned, partner_identity=partner, metric_definitions=installed_definitions(),
+                               strict=strict)
     except VerificationError as exc:
+        if as_json:
+            typer.echo(json.dumps({"verified": False, "bundle": str(bundle), "error": str(exc)}, sort_keys=True))
+            raise typer.Exit(1) from None
         fail(f"verification failed: {exc}", code=1)
+    if as_json:
+        typer.echo(json.dumps({"verified": True, "bundle": str(bundle), **report.to_dict()}, indent=2,
+                              sort_keys=True))
+        return
+    out = console.print
+    out(f"[green]verified[/] {escape(str(bundle))}: {report.evaluator} evaluated {report.evaluated}/"
+        f"{report.deployment}", soft_wrap=True, highlight=False)
+    out(f"round {report.round['number']} of {report.round['date']}, protocol {report.protocol_id}", soft_wrap=True,
+        highlight=False)
+    out(f"bundle format {report.format_version}, written by crosslab {escape(report.crosslab_version)}",
+        soft_wrap=True, highlight=False)
     tiers = ", ".join(f"{k} {v}" for k, v in report.by_tier.items())
-    console.print(f"[green]verified[/] {bundle}: {report.evaluator} evaluated {report.evaluated}/{report.deployment} "
-                  f"under protocol {report.protocol_id[:16]}…", soft_wrap=True, highlight=False)
-    console.print(f"stubs {report.stubs} ({tiers}); public disclosures checked {report.public_verified}; "
-                  + (f"restricted checked {report.restricted_verified}" if report.restricted_verified is not None
-                     else "restricted not decrypted (no --as)")
-                  + f"; withheld {report.withheld}: committed, not revealed", soft_wrap=True)
+    out(f"stubs {report.stubs} ({tiers}); public disclosures checked {report.public_verified}; "
+        + (f"restricted checked {report.restricted_verified}" if report.restricted_verified is not None
+           else "restricted not decrypted (no --as)")
+        + f"; withheld {report.withheld}: committed, not revealed", soft_wrap=True, highlight=False)
     if report.revealed:
-        console.print(f"revealed later: {report.revealed} disclosures checked against the original stubs",
-                      soft_wrap=True)
-    console.print(("countersigned by " + report.evaluated if report.countersigned else "not countersigned")
-                  + (f"; reply: {report.response}" if report.response else ""), soft_wrap=True)
+        out(f"revealed later: {report.revealed} disclosures checked against the original stubs",
+            soft_wrap=True, highlight=False)
+    for check in report.suite_metrics:
+        style = "" if check.status == "rechecked" else "[yellow]"
+        out(f"{style}{escape(check.line())}", soft_wrap=True, highlight=False)
+    out(("countersigned by " + report.evaluated if report.countersigned else "not countersigned")
+        + (f"; reply: {escape(report.response)}" if report.response else ""), soft_wrap=True, highlight=False)
 
 
 def reveal(

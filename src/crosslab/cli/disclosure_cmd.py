@@ -24,7 +24,8 @@ def scan(
     the installed suites and of the given runs (minus passages public items share),
     and any canary token.
     """
-    from crosslab.disclosure.leakscan import installed_sensitive, scan_files
+    from crosslab.disclosure.leakscan import scan_files
+    from crosslab.suites.registry import installed_sensitive
     from crosslab.engine.journal import Journal, JournalError
 
     if not directory.is_dir():

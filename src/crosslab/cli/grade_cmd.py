@@ -9,7 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from crosslab.atomic import write_atomically
+from crosslab.core.atomic import write_atomically
 from crosslab.cli.common import fail
 from crosslab.grading.standalone import STANDALONE
 

@@ -23,7 +23,7 @@ from crosslab.cli.metric_table import print_suite_metrics
 from crosslab.engine.cache import ResponseCache, default_cache_dir
 from crosslab.engine.caller import SampleError
 from crosslab.engine.journal import Journal, JournalError
-from crosslab.engine.session import (
+from crosslab.run.session import (
     RunConfig,
     config_from_journal,
     create_journal,
@@ -33,7 +33,7 @@ from crosslab.engine.session import (
 from crosslab.results.costs import load_prices
 from crosslab.results.outcomes import outcomes_from_journal, suite_metrics
 from crosslab.results.summary import RunSummary, summarize
-from crosslab.suites.loader import ItemsError, load_items_file
+from crosslab.items.loader import ItemsError, load_items_file
 from crosslab.suites.registry import all_environments, get_suite
 from crosslab.targets.base import TargetError
 from crosslab.targets.deployment import DeploymentError

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from crosslab.cli.common import console
 from crosslab.targets.local_target import resolve_model_path
-from crosslab.targets.registry import PROVIDERS
+from crosslab.targets.registry import providers
 
 
 def targets() -> None:
@@ -17,7 +17,7 @@ def targets() -> None:
     examples = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-sonnet-4-0",
                 "google": "google:gemini-2.5-flash", "local": "local:smollm2",
                 "baseline": "baseline:refuse-all"}
-    for name, provider in PROVIDERS.items():
+    for name, provider in providers().items():
         if provider.key_envs:
             found = provider.find_key_env()
             cred = f"[green]{found} set[/]" if found else f"[yellow]set {' or '.join(provider.key_envs)}[/]"

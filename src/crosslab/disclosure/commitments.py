@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from crosslab.attest.errors import VerificationError
-from crosslab.protocol.canonical import canonical_json, sha256_hex
+from crosslab.core.canonical import canonical_json, sha256_hex
 
 __all__ = [
     "SALT_BYTES",

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from crosslab.disclosure.canary import PATTERN as CANARY
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 SHINGLE = 8
 MIN_WORDS = 4
@@ -152,15 +152,6 @@ def readable_views(name: str, data: bytes) -> Iterator[tuple[str, str]]:
                 yield f"{name}:{number}", _as_text(decoded)
 
 
-def installed_sensitive(extra_items: Iterable[Item] = ()) -> Sensitive:
-    """What must not be published: every installed suite's items, plus ``extra_items`` (a run's own)."""
-    from crosslab.suites.registry import (
-        discover,  # imported here: the registry loads every suite
-    )
-
-    return Sensitive.from_items([i for suite in discover().values() for i in suite.items()] + list(extra_items))
-
-
 def scan_files(files: dict[str, bytes], sensitive: Sensitive) -> list[Hit]:
     """Scan named public artifacts (encrypted files are skipped by name)."""
     hits: list[Hit] = []
@@ -170,10 +161,3 @@ def scan_files(files: dict[str, bytes], sensitive: Sensitive) -> list[Hit]:
         for label, text in readable_views(name, data):
             hits.extend(scan_text(label, text, sensitive))
     return hits
-
-
-def scan_directory(directory: Path, sensitive: Sensitive) -> list[Hit]:
-    """Every file under ``directory`` (recursively) that is not encrypted."""
-    files = {str(p.relative_to(directory)): p.read_bytes()
-             for p in sorted(directory.rglob("*")) if p.is_file()}
-    return scan_files(files, sensitive)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from crosslab.protocol.canonical import canonical_json, digest
+from crosslab.core.canonical import canonical_json, digest
 
 
 def default_cache_dir() -> Path:

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from crosslab.protocol.canonical import canonical_json, sha256_hex
-from crosslab.suites.item import Item
+from crosslab.core.canonical import canonical_json, sha256_hex
+from crosslab.items.item import Item
 
 JOURNAL_FILE = "journal.sqlite"
 SCHEMA_VERSION = 1

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crosslab.protocol.canonical import digest
-from crosslab.suites.item import Item
+from crosslab.core.canonical import digest
+from crosslab.items.item import Item
 
 
 @dataclass(frozen=True, slots=True)

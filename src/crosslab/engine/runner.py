@@ -16,7 +16,8 @@ from typing import Any
 from crosslab.disclosure.canary import canary_for, needs_canary
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.caller import CallStats, ModelCaller, SampleError
-from crosslab.engine.interactions import INTERACTIONS, Conversation, EnvironmentFactory
+from crosslab.dialogue.base import Interaction
+from crosslab.engine.interactions import EnvironmentFactory, SampleDialogue, interaction_for
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import Sample
 from crosslab.targets.base import Target
@@ -33,14 +34,18 @@ class ExecutionSummary:
 
 
 async def run_sample(sample: Sample, caller: ModelCaller, target_digest: str,
-                     environments: dict[str, EnvironmentFactory]) -> dict[str, Any]:
-    """Run one sample to a journal record; failures become error records."""
+                     environments: dict[str, EnvironmentFactory],
+                     interactions: dict[str, Interaction] | None = None) -> dict[str, Any]:
+    """Run one sample to a journal record; failures become error records.
+
+    ``interactions`` is the table of interaction names (default: the built-ins).
+    """
     item = sample.item
-    convo = Conversation(item.messages)
     stats = CallStats()
+    convo = SampleDialogue(sample, caller, stats, environments)
     error: dict[str, Any] | None = None
     try:
-        await INTERACTIONS[item.interaction](sample, caller, convo, stats, environments)
+        await interaction_for(item, interactions)(convo)
     except SampleError as exc:
         error = exc.to_dict()
     except Exception as exc:  # a bug in an environment or adapter must not lose the sample
@@ -71,6 +76,7 @@ async def run_sample(sample: Sample, caller: ModelCaller, target_digest: str,
 async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
                   cache: ResponseCache | None,
                   environments: dict[str, EnvironmentFactory] | None = None,
+                  interactions: dict[str, Interaction] | None = None,
                   on_record: ProgressCallback | None = None) -> ExecutionSummary:
     done = journal.completed_ids()
     todo = [s for s in plan if s.id not in done]
@@ -88,7 +94,7 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
                 sample = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await run_sample(sample, caller, digest, envs)
+            record = await run_sample(sample, caller, digest, envs, interactions)
             journal.write(record)
             if record["status"] == "ok":
                 summary.ok += 1

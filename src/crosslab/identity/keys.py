@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from crosslab.protocol.canonical import canonical_json, sha256_hex
+from crosslab.core.canonical import canonical_json, sha256_hex
 
 LAB_ID_PATTERN = r"[a-z0-9][a-z0-9-]{1,62}"
 _LAB_ID = re.compile(LAB_ID_PATTERN)

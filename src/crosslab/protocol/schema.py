@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from crosslab.protocol.jcs import jcs, jcs_digest
-from crosslab.yamlfile import read_yaml_mapping
+from crosslab.core.jcs import jcs, jcs_digest
+from crosslab.core.yamlfile import read_yaml_mapping
 
 FORMAT = "crosslab-protocol/1"
 Tier = Literal["public", "restricted", "withheld"]

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from crosslab.atomic import write_atomically
+from crosslab.core.atomic import write_atomically
 from crosslab.attest.dsse import (
     add_signature,
     dump_envelope,

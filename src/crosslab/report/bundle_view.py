@@ -17,7 +17,8 @@ import orjson
 
 from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
-from crosslab.bundle.verify import Report, verify_bundle
+from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.verify import VerificationResult, verify_bundle
 from crosslab.disclosure.commitments import open_disclosure
 from crosslab.disclosure.encryption import decrypt_with
 from crosslab.identity.keys import PublicIdentity
@@ -28,7 +29,7 @@ class BundleView:
     path: Path
     verified: bool
     problem: str | None
-    report: Report | None
+    report: VerificationResult | None
     predicate: dict[str, Any]
     protocol: dict[str, Any]
     stubs: list[dict[str, Any]]
@@ -72,7 +73,8 @@ def _open_lines(data: bytes) -> dict[int, dict[str, Any]]:
 def load_view(bundle: Path, pinned: dict[str, PublicIdentity], partner_identity: Any = None) -> BundleView:
     """Verify and read a bundle; a failed verification is recorded, not raised."""
     try:
-        report = verify_bundle(bundle, pinned, partner_identity=partner_identity)
+        report = verify_bundle(bundle, pinned, partner_identity=partner_identity,
+                               metric_definitions=installed_definitions())
         verified, problem = True, None
     except VerificationError as exc:
         report, verified, problem = None, False, str(exc)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crosslab.atomic import write_atomically
-from crosslab.disclosure.leakscan import installed_sensitive, scan_files
+from crosslab.core.atomic import write_atomically
+from crosslab.disclosure.leakscan import scan_files
+from crosslab.suites.registry import installed_sensitive
 from crosslab.report.render import render_html, render_json, render_markdown
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 FORMATS = ("html", "md", "json")
 

@@ -1,4 +1,4 @@
-"""Outcomes: one stub-shaped row per sample, the common input of every metric.
+"""Outcomes: one stub-shaped row per sample (``crosslab.core.outcome.Outcome``), read from a journal.
 
 A bundle's stubs and a journal give the same rows, so a suite's metrics are
 computed by one function whether a run just finished or a buyer is verifying
@@ -11,12 +11,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from crosslab.core.outcome import Outcome
 from crosslab.engine.journal import Journal
+from crosslab.suites.registry import metrics_by_category
 
-OUTCOME_FIELDS = ("category", "slice", "tier", "facets", "status", "label", "score", "values")
 
-
-def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> dict[str, Any]:
+def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> Outcome:
     return {"category": record["category"], "slice": record["slice"], "tier": record["tier"],
             "facets": dict(record.get("facets") or {}), "status": record["status"],
             "label": verdict["label"] if verdict else None,
@@ -24,7 +24,7 @@ def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> dict[s
             "values": dict((verdict or {}).get("values") or {})}
 
 
-def outcomes_from_journal(journal: Journal) -> list[dict[str, Any]]:
+def outcomes_from_journal(journal: Journal) -> list[Outcome]:
     """One row per record (errors included, with no label); the first verdict of each sample."""
     verdicts = journal.verdicts()
     rows = []
@@ -34,11 +34,9 @@ def outcomes_from_journal(journal: Journal) -> list[dict[str, Any]]:
     return rows
 
 
-def suite_metrics(outcomes: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def suite_metrics(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:
     """Each present category's suite-specific metric rows (categories without a suite are skipped)."""
-    from crosslab.suites.registry import metrics_by_category
-
-    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_category: dict[str, list[Outcome]] = defaultdict(list)
     for row in outcomes:
         by_category[row["category"]].append(row)
     functions = metrics_by_category()

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from crosslab.bundle.writer import write_bundle
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.journal import Journal
-from crosslab.engine.session import RunConfig, execute_run, preflight
-from crosslab.protocol.pins import pin_mismatches, pinned_items
+from crosslab.run.session import RunConfig, execute_run, preflight
+from crosslab.round.pins import pin_mismatches, pinned_items
 from crosslab.protocol.rounds import Direction, agreed_deployment, directions
 from crosslab.protocol.schema import Protocol
 from crosslab.protocol.signing import verify_protocol

@@ -1,27 +1,32 @@
-"""Named suites, found by discovery: every ``crosslab.suites.<name>`` package with a ``suite()``.
+"""Named suites, found by discovery: every ``crosslab.suites.<name>`` package with a ``suite()``,
+and every ``Suite`` an installed package registers in the ``crosslab.suites`` entry-point group.
 
-A suite package owns everything about its category: its data files, how items
-are built from them, its graders (keyed by the ``grading.type`` its items use)
-and its category-specific metrics. Adding a suite means adding a package;
-nothing here changes.
+A suite owns everything about its category: its data files, how items are
+built from them, its graders (keyed by the ``grading.type`` its items use),
+its own interactions, and its category-specific metrics. Adding a suite means
+adding a package; nothing here changes.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from importlib.metadata import entry_points
 from typing import Any
 
 import crosslab.suites
 from crosslab.grading.verdict import Verdict
-from crosslab.protocol.canonical import digest
+from crosslab.core.canonical import digest
+from crosslab.dialogue.base import Interaction
+from crosslab.dialogue.builtin import BUILTIN
+from crosslab.disclosure.leakscan import Sensitive
 from crosslab.sandbox.environment import ToolEnvironment
-from crosslab.suites.item import Item
-from crosslab.suites.loader import ItemsError, parse_items
+from crosslab.items.item import Item
+from crosslab.items.loader import ItemsError, parse_items
 
 EnvironmentFactory = Callable[[Item, int], ToolEnvironment]
 #: (item, journal record) -> verdict; None when the item is not graded.
@@ -42,6 +47,11 @@ class Suite:
     build: Callable[[], list[Item]] | None = None
     graders: dict[str, GraderFn] = field(default_factory=dict)
     metrics: MetricsFn | None = None
+    #: Bump whenever ``metrics`` (or anything it reads, e.g. a grader constant) would give other rows
+    #: for the same outcomes: bundles record it, and verifiers re-check only under the same version.
+    metrics_version: int = 1
+    #: Interactions this suite's items name beyond the built-ins (single_turn, scripted, agent).
+    interactions: dict[str, Interaction] = field(default_factory=dict)
 
     def items(self) -> list[Item]:
         if self.build is not None:
@@ -58,6 +68,10 @@ def items_digest(items: list[Item]) -> str:
     return digest([i.model_dump(mode="json") for i in items])
 
 
+#: The entry-point group external suite packages register in (value: a ``Suite`` or a function returning one).
+SUITE_ENTRY_POINTS = "crosslab.suites"
+
+
 @cache
 def discover() -> dict[str, Suite]:
     """Every installed suite, by name (imported once per process)."""
@@ -70,6 +84,14 @@ def discover() -> dict[str, Suite]:
         if callable(make):
             suite = make()
             found[suite.name] = suite
+    for entry in entry_points(group=SUITE_ENTRY_POINTS):
+        suite = entry.load()
+        suite = suite() if callable(suite) and not isinstance(suite, Suite) else suite
+        if not isinstance(suite, Suite):
+            raise ItemsError(f"entry point {entry.value!r} in {SUITE_ENTRY_POINTS} does not give a Suite")
+        if suite.name in found:
+            raise ItemsError(f"suite {suite.name!r} from {entry.value!r} is already installed")
+        found[suite.name] = suite
     return dict(sorted(found.items()))
 
 
@@ -103,5 +125,21 @@ def all_graders() -> dict[str, GraderFn]:
     return merged
 
 
+def all_interactions() -> dict[str, Interaction]:
+    """The built-in interactions plus every suite's own; a name may be claimed once."""
+    merged: dict[str, Interaction] = dict(BUILTIN)
+    for suite in discover().values():
+        for name, fn in suite.interactions.items():
+            if name in merged:
+                raise ItemsError(f"interaction {name!r} is claimed twice (suite {suite.name})")
+            merged[name] = fn
+    return merged
+
+
 def metrics_by_category() -> dict[str, MetricsFn]:
     return {s.category: s.metrics for s in discover().values() if s.category and s.metrics}
+
+
+def installed_sensitive(extra_items: Iterable[Item] = ()) -> Sensitive:
+    """What must not be published: every installed suite's items, plus ``extra_items`` (a run's own)."""
+    return Sensitive.from_items([i for suite in discover().values() for i in suite.items()] + list(extra_items))

@@ -1,27 +1,6 @@
-"""Targets: deployed systems behind one async interface, one module per provider."""
+"""Targets: deployed systems behind one async interface, one module per provider.
 
-from crosslab.targets.base import (
-    ChatRequest,
-    ChatResponse,
-    Target,
-    TargetError,
-    ToolCall,
-    ToolSpec,
-    Usage,
-)
-from crosslab.targets.deployment import Deployment
-from crosslab.targets.registry import PROVIDERS, create_target, parse_target
-
-__all__ = [
-    "PROVIDERS",
-    "ChatRequest",
-    "ChatResponse",
-    "Deployment",
-    "Target",
-    "TargetError",
-    "ToolCall",
-    "ToolSpec",
-    "Usage",
-    "create_target",
-    "parse_target",
-]
+``deployment`` says what is evaluated (and is all a verifier needs); ``base`` is
+the interface; ``registry`` turns a spec into an adapter, importing provider SDKs
+only when used.
+"""

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crosslab.protocol.canonical import digest
-from crosslab.yamlfile import read_yaml_mapping
+from crosslab.core.canonical import digest
+from crosslab.core.yamlfile import read_yaml_mapping
 
 
 class Limits(BaseModel):

@@ -25,7 +25,7 @@ import aiohttp
 import openai
 import orjson
 
-from crosslab import __version__
+from crosslab.core.version import __version__
 from crosslab.targets.base import (
     ChatRequest,
     ChatResponse,

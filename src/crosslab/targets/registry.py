@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +49,24 @@ PROVIDERS: dict[str, Provider] = {
                  ("GOOGLE_API_KEY", "GEMINI_API_KEY"), "Google Gemini API (google-genai)"),
         Provider("local", "crosslab.targets.local_target:LocalTarget", (),
                  "GGUF model in-process via llama-cpp-python; 'smollm2' ships with crosslab"),
-        Provider("baseline", "crosslab.targets.baseline_target:BaselineTarget", (),
-                 "calibration organisms for validating graders (refuse-all, comply-all, schemer?p=0.1&q=0.5); not models"),
     ]
 }
+
+#: Providers that live above this layer (the ``baseline`` calibration organisms, external
+#: packages) register through this entry-point group; each entry point names a ``Provider``.
+PROVIDER_ENTRY_POINTS = "crosslab.providers"
+
+
+@cache
+def providers() -> dict[str, Provider]:
+    """The built-in providers plus every registered one, by name."""
+    found = dict(PROVIDERS)
+    for entry in entry_points(group=PROVIDER_ENTRY_POINTS):
+        provider = entry.load()
+        if not isinstance(provider, Provider) or provider.name in found:
+            raise DeploymentError(f"entry point {entry.value!r} in {PROVIDER_ENTRY_POINTS} is not a new Provider")
+        found[provider.name] = provider
+    return found
 
 
 #: In-process providers answer one call at a time; more workers would only queue.
@@ -73,8 +89,8 @@ def parse_target(spec: str, overrides: dict[str, Any] | None = None) -> Deployme
             )
         fields = {"provider": provider, "model": model}
         source = f"target {spec!r}"
-    if fields.get("provider") not in PROVIDERS:
-        known = ", ".join(PROVIDERS)
+    if fields.get("provider") not in providers():
+        known = ", ".join(providers())
         raise DeploymentError(f"{source}: unknown provider {fields.get('provider')!r} (known: {known})")
     limits = dict(fields.get("limits") or {})
     if fields["provider"] in SERIAL_PROVIDERS:
@@ -98,7 +114,7 @@ def resolve_api_key(deployment: Deployment) -> str | None:
     An OpenAI-compatible server on a custom base URL often needs no key; we send
     a placeholder then, as the SDK requires one.
     """
-    provider = PROVIDERS[deployment.provider]
+    provider = providers()[deployment.provider]
     if not provider.key_envs and not deployment.api_key_env:
         return None
     env = provider.find_key_env(deployment.api_key_env)
@@ -112,7 +128,7 @@ def resolve_api_key(deployment: Deployment) -> str | None:
 
 def create_target(deployment: Deployment) -> Target:
     """Instantiate the adapter for a deployment; raises CredentialsError or DeploymentError."""
-    provider = PROVIDERS[deployment.provider]
+    provider = providers()[deployment.provider]
     api_key = resolve_api_key(deployment)
     adapter = provider.adapter
     if deployment.provider == "openai" and deployment.transport == "sdk":
@@ -122,4 +138,4 @@ def create_target(deployment: Deployment) -> Target:
     return cls(deployment, api_key=api_key)
 
 
-__all__ = ["PROVIDERS", "CredentialsError", "DeploymentError", "create_target", "parse_target"]
+__all__ = ["PROVIDERS", "Provider", "providers", "CredentialsError", "DeploymentError", "create_target", "parse_target"]

@@ -18,7 +18,7 @@ import orjson
 import yaml
 
 from crosslab.suites.hallucination.corpus import Corpus, corpus
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 CATEGORY = "hallucination"
 HIGH_STAKES = ("medicine", "law")

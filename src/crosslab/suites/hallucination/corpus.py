@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from crosslab.protocol.canonical import digest
+from crosslab.core.canonical import digest
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crosslab.suites.hallucination.corpus import Corpus, corpus, search
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.targets.base import ToolSpec
 
 SEARCH_TOOL = ToolSpec(

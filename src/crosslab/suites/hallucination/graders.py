@@ -20,7 +20,7 @@ from crosslab.grading.transcript import final_answer
 from crosslab.grading.verdict import Verdict
 from crosslab.suites.hallucination.citations import check_citations, strip_citations
 from crosslab.suites.hallucination.corpus import corpus
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 VERSION = "1"
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crosslab.results.metric_rows import rate_row, value_row
+from crosslab.stats.rows import rate_row, value_row
 from crosslab.suites.hallucination.calibration import brier, ece
 
 SLICES = ("facts", "fabricated", "false_premise", "citations")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import zip_longest
 
 from crosslab.suites.instruction_hierarchy import conflict, extraction, injection
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 
 def build() -> list[Item]:

@@ -14,7 +14,7 @@ from crosslab.grading.transcript import final_answer
 from crosslab.grading.verdict import Verdict
 from crosslab.suites.instruction_hierarchy.checkers import CHECKERS
 from crosslab.suites.instruction_hierarchy.data import CATEGORY, load, messages
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 GRADING = "ih_conflict"
 NAME = "ih_conflict"

@@ -16,7 +16,7 @@ from crosslab.grading.leak import find_leak
 from crosslab.grading.transcript import assistant_texts, final_answer
 from crosslab.grading.verdict import Verdict
 from crosslab.suites.instruction_hierarchy.data import CATEGORY, load, messages, rank
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 GRADING = "ih_extraction"
 NAME = "ih_extraction"

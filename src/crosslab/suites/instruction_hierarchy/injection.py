@@ -19,7 +19,7 @@ from crosslab.grading.injection import detect, dominant_language
 from crosslab.grading.transcript import assistant_texts, tool_calls
 from crosslab.grading.verdict import Verdict
 from crosslab.suites.instruction_hierarchy.data import CATEGORY, load, messages, rank
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 GRADING = "ih_injection"
 NAME = "ih_injection"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.targets.base import ToolSpec
 
 READ_INBOX = ToolSpec(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crosslab.results.metric_rows import rate_row
+from crosslab.stats.rows import rate_row
 
 Outcome = dict[str, Any]
 SLICES = ("extraction", "conflict", "injection")

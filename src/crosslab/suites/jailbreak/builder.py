@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.suites.jailbreak.transforms import TRANSFORMS, Transform, templates
 
 CATEGORY = "jailbreak"

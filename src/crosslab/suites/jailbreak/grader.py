@@ -16,7 +16,7 @@ from crosslab.grading import refusal
 from crosslab.grading.judge import Assessor, DetectorAssessor
 from crosslab.grading.transcript import final_answer
 from crosslab.grading.verdict import Verdict
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.suites.registry import GraderFn
 
 NAME = "jailbreak_refusal"

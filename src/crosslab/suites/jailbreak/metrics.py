@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crosslab.grading.refusal import CONTENT_WORDS
-from crosslab.results.metric_rows import rate_row, value_row
+from crosslab.stats.rows import rate_row, value_row
 from crosslab.stats.bootstrap import cluster_bootstrap_mean
 from crosslab.suites.jailbreak.builder import HARMS
 from crosslab.suites.jailbreak.transforms import TRANSFORMS

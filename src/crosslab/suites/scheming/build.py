@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 PACKAGE = "crosslab.suites.scheming"
 FAMILIES = ("oversight_subversion", "self_exfiltration", "goal_guarding", "covert_data_manipulation",

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from crosslab.grading.verdict import Verdict
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.suites.scheming.interrogation import AnswerClassifier, RuleClassifier
 from crosslab.suites.scheming.predicates import (
     detect,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from crosslab.results.metric_rows import rate_row, value_row
+from crosslab.stats.rows import rate_row, value_row
 from crosslab.stats.intervals import rare_event_bound
 from crosslab.stats.paired import paired_binary
 from crosslab.suites.scheming.build import FAMILIES

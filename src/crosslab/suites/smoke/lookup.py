@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.targets.base import ToolSpec
 
 LOOKUP_TOOL = ToolSpec(

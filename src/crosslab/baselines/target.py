@@ -24,7 +24,7 @@ from crosslab.targets.deployment import Deployment
 
 @cache
 def baselines() -> dict[str, dict[str, Any]]:
-    text = resources.files("crosslab.targets").joinpath("baselines.yaml").read_text(encoding="utf-8")
+    text = resources.files("crosslab.baselines").joinpath("baselines.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
@@ -65,7 +65,7 @@ class BaselineTarget(Target):
         self._policy: Any = None
         self._template: str = spec.get("response", "")
         if spec.get("kind") == "scheming-agent":
-            from crosslab.suites.scheming.schemer import SchemerParams, SchemerPolicy
+            from crosslab.baselines.schemer import SchemerParams, SchemerPolicy
 
             defaults = {k: v for k, v in (spec.get("parameters") or {}).items() if v is not None}
             self._policy = SchemerPolicy(SchemerParams(**{**defaults, **params}))

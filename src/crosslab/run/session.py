@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crosslab import __version__
+from crosslab.core.version import __version__
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.caller import CallStats, ModelCaller
 from crosslab.engine.interactions import EnvironmentFactory
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
 from crosslab.engine.runner import ExecutionSummary, ProgressCallback, execute
-from crosslab.grading.stage import grade_journal
-from crosslab.suites.item import Item
-from crosslab.suites.registry import items_digest
+from crosslab.run.grade import grade_journal
+from crosslab.items.item import Item
+from crosslab.suites.registry import all_interactions, items_digest
 from crosslab.targets.base import Target
 from crosslab.targets.deployment import Deployment
 
@@ -75,6 +75,7 @@ async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
     """
     plan = make_plan(config.items, config.deployment.digest, epochs=config.epochs)
     summary = await execute(plan, target, journal, cache=cache, environments=environments,
+                            interactions=all_interactions(),
                             on_record=on_record)
     grade_journal(journal)
     return summary

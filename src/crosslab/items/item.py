@@ -13,7 +13,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Tier = Literal["public", "restricted", "withheld"]
-Interaction = Literal["single_turn", "scripted", "agent", "agent_interrogated"]
 
 
 class Item(BaseModel):
@@ -23,7 +22,8 @@ class Item(BaseModel):
     category: str = "custom"
     slice: str | None = None
     tier: Tier = "public"
-    interaction: Interaction = "single_turn"
+    #: How the conversation unfolds: ``single_turn``, ``scripted``, ``agent``, or one a suite registers.
+    interaction: str = Field("single_turn", pattern=r"^[a-z][a-z0-9_]*$")
     #: The conversation up to and including the first user turn.
     messages: list[dict[str, Any]]
     #: Scripted interaction: further user turns, each sent after the model's reply.
@@ -62,6 +62,6 @@ class Item(BaseModel):
                 raise ValueError("each message needs a role (system/user/assistant) and string content")
         if self.interaction == "scripted" and not self.followups:
             raise ValueError("a scripted item needs followups")
-        if self.interaction in ("agent", "agent_interrogated") and not self.environment:
+        if self.interaction.startswith("agent") and not self.environment:
             raise ValueError(f"an {self.interaction} item needs an environment")
         return self

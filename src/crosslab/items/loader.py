@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 
 
 class ItemsError(ValueError):

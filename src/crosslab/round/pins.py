@@ -14,8 +14,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from crosslab.protocol.schema import Protocol, SuitePin
-from crosslab.suites.item import Item
-from crosslab.suites.loader import ItemsError
+from crosslab.items.item import Item
+from crosslab.items.loader import ItemsError
 from crosslab.suites.registry import get_suite, items_digest
 
 

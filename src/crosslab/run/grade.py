@@ -13,7 +13,7 @@ from crosslab.engine.journal import Journal
 from crosslab.grading.includes import grade_includes
 from crosslab.grading.transcript import final_answer
 from crosslab.grading.verdict import Verdict
-from crosslab.suites.item import Item
+from crosslab.items.item import Item
 from crosslab.suites.registry import GraderFn, all_graders
 
 

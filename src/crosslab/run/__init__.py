@@ -1,0 +1,1 @@
+"""Run orchestration: one run from validated input to a graded journal (engine, then grading)."""
