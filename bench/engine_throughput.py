@@ -116,11 +116,11 @@ class Server:
 
 
 def make_items(n: int) -> list[Any]:
-    """N distinct single-turn items; the server's echo contains each target, so all pass."""
+    """N distinct single-turn items; the server's echo contains each expected answer, so all pass."""
     from crosslab.items.item import Item
 
     return [Item.model_validate({"id": f"b{i:06d}", "input": f"Question {i}: repeat the code word zq{i}x.",
-                                 "target": f"zq{i}x"})
+                                 "expected": f"zq{i}x"})
             for i in range(n)]
 
 

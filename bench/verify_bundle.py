@@ -38,7 +38,7 @@ def build(root: Path, n: int) -> tuple[Path, dict, object]:
     # real suites' categories, slices and facets, so every suite's metrics run on the stubs as in a round
     real = [i for name in ("instruction_hierarchy", "jailbreak", "hallucination", "scheming")
             if name in suite_names() for i in get_suite(name).items()]
-    items = [Item.model_validate({"id": f"q{i}", "input": f"question {i}", "target": "x",
+    items = [Item.model_validate({"id": f"q{i}", "input": f"question {i}", "expected": "x",
                                   "category": real[i % len(real)].category if real else f"c{i % 4}",
                                   "slice": real[i % len(real)].slice if real else f"s{i % 3}",
                                   "facets": real[i % len(real)].facets if real else {},

@@ -7,6 +7,7 @@ import copy
 import hashlib
 
 import orjson
+import pyrage
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -67,6 +68,19 @@ def test_keyid_is_sha256_of_raw_public_key():
     raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
     assert len(raw) == 32
     assert keyid_for(pub) == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_one_keyid_for_keys_and_identity_files():
+    """DSSE signatures and identity files name a key by the same function, so the ids always agree."""
+    import crosslab.identity.keys as identity_keys
+    from crosslab.identity.keys import build_identity
+
+    pub = LAB_A.public_key()
+    raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    assert keyid_for(raw) == keyid_for(pub)
+    assert identity_keys.keyid_for is keyid_for  # no second definition
+    identity = build_identity("lab-a", "Lab A", pub, str(pyrage.x25519.Identity.generate().to_public()))
+    assert identity.signing_key.keyid == keyid_for(pub)
 
 
 # --- round trips --------------------------------------------------------------

@@ -33,3 +33,13 @@ def test_plan_is_deterministic_and_ids_are_unique():
     assert a[0].id == sample_id("i0", "", 1, "t" * 64)
     other_target = make_plan(items, "u" * 64, epochs=3)
     assert not {s.id for s in a} & {s.id for s in other_target}
+
+
+def test_plan_order_and_ids_are_pinned():
+    """Epoch-major order, variant "" everywhere, and ids that cannot drift (journals and bundles key on them)."""
+    items = [Item.model_validate({"id": f"i{n}", "input": f"q{n}"}) for n in range(3)]
+    plan = make_plan(items, "t" * 64, epochs=2)
+    assert [(s.epoch, s.item.id) for s in plan] == [(e, f"i{n}") for e in (1, 2) for n in range(3)]
+    assert {s.variant for s in plan} == {""}
+    assert plan[0].id == "241815447b74924c8274b68e708340f4a48497b0fa6b8ccd23ed0a8f5721ab29"
+    assert all(s.id == sample_id(s.item.id, "", s.epoch, "t" * 64) for s in plan)

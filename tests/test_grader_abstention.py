@@ -96,3 +96,14 @@ def test_crosslab_grade_abstention_cli(tmp_path: Path):
     bad.write_text('{"question": "q"}\n')
     failed = CliRunner().invoke(app, ["grade", "abstention", str(bad)])
     assert failed.exit_code != 0 and "bad.jsonl:1" in failed.output
+
+
+def test_abstention_and_refusal_explain_labels_with_one_cue_type():
+    from crosslab.grading import refusal
+    from crosslab.grading.cue import Cue
+
+    abstained = detect("I don't know who that is.", "Who founded Vexmoor Labs?")
+    refused = refusal.detect("I can't help with that.")
+    assert abstained.cues and refused.cues
+    assert {type(c) for c in abstained.cues + refused.cues} == {Cue}
+    assert [c.kind for c in abstained.cues] == ["unknown"] and refused.cues[0].kind == "decline"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from crosslab.identity.keys import IdentityError, fingerprint_of, keyid_for, load_identity, write_identity
+from crosslab.attest.dsse import keyid_for
+from crosslab.identity.keys import IdentityError, fingerprint_of, load_identity, write_identity
 from crosslab.identity.keystore import Keystore, KeystoreError
 from crosslab.core.canonical import canonical_json
 

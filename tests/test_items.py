@@ -8,10 +8,35 @@ from crosslab.suites.registry import get_suite
 
 
 def test_simple_form_becomes_user_turn_with_includes_grading():
-    item = Item.model_validate({"id": "a", "input": "Capital of France?", "target": "Paris"})
+    item = Item.model_validate({"id": "a", "input": "Capital of France?", "expected": "Paris"})
     assert item.messages == [{"role": "user", "content": "Capital of France?"}]
-    assert item.grading == {"type": "includes", "target": "Paris"}
+    assert item.grading == {"type": "includes", "expected": "Paris"}
     assert item.tier == "public" and item.interaction == "single_turn"
+
+
+def test_simple_form_accepts_target_as_another_name_for_expected():
+    old = Item.model_validate({"id": "a", "input": "Capital of France?", "target": "Paris"})
+    new = Item.model_validate({"id": "a", "input": "Capital of France?", "expected": "Paris"})
+    assert old == new and old.grading == {"type": "includes", "expected": "Paris"}
+    with pytest.raises(ValueError, match="'expected' or as 'target', not both"):
+        Item.model_validate({"id": "a", "input": "x", "expected": "Paris", "target": "Rome"})
+
+
+@pytest.mark.parametrize("key", ["expected", "target"])
+def test_includes_grading_reads_expected_and_the_older_target(key: str):
+    """Built specs say "expected"; journals written before the rename say "target" and still grade."""
+    from crosslab.run.grade import grade_record
+
+    item = Item.model_validate({"id": "a", "messages": [{"role": "user", "content": "Capital of France?"}],
+                                "grading": {"type": "includes", key: "Paris"}})
+    record = {"messages": [*item.messages, {"role": "assistant", "content": "It is Paris."}]}
+    verdict = grade_record(item, record)
+    assert verdict is not None and verdict.label == "pass" and verdict.evidence["expected"] == "Paris"
+
+
+def test_smoke_suite_names_the_expected_answer_expected():
+    graded = [i.grading for i in get_suite("smoke").items()]
+    assert graded and all(g["type"] == "includes" and "expected" in g and "target" not in g for g in graded)
 
 
 def test_bad_lines_are_reported_with_file_and_line(tmp_path: Path):

@@ -116,6 +116,58 @@ def test_pins_must_match_the_installed_suites(labs: dict):
     assert result.returncode == 1 and "suite smoke: protocol pins 0000000000000000" in result.stderr
 
 
+@pytest.mark.parametrize("graders, message", [
+    ({"includes": "2"}, "suite smoke: protocol pins grader includes version '2', installed is '1'"),
+    ({"includes": "1", "jailbreak_refusal": "1"},
+     "suite smoke: protocol pins grader jailbreak_refusal version '1', the installed suite has no grader "
+     "jailbreak_refusal (it has: includes 1)"),
+])
+def test_pinned_grader_versions_must_match_the_installed_graders(labs: dict, graders: dict, message: str):
+    data = dict(labs["data"])
+    data["suites"] = [dict(data["suites"][0], graders=graders)]
+    labs["path"].write_text(yaml.safe_dump(data))
+    for lab in ("lab-a", "lab-b"):
+        assert cli(labs, "protocol", "sign", str(labs["path"]), "--as", lab).returncode == 0
+    result = cli(labs, "protocol", "verify", str(labs["path"]))
+    assert result.returncode == 1 and message in " ".join(result.stderr.split())
+    run = cli(labs, "round", "run", str(labs["path"]), "--as", "lab-a", "--out", str(labs["dir"] / "r"))
+    assert run.returncode == 2 and "pinned suites differ" in run.stderr and "grader" in run.stderr
+    assert not (labs["dir"] / "r").exists()
+
+
+def test_grader_pins_are_optional_and_checked_per_grader():
+    from crosslab.protocol.schema import SuitePin
+    from crosslab.round.pins import grader_mismatches
+
+    digest = get_suite("jailbreak").content_digest()
+    assert grader_mismatches(SuitePin(name="jailbreak", digest=digest)) == []  # 0.1.0 protocols: graders {}
+    assert grader_mismatches(SuitePin(name="jailbreak", digest=digest,
+                                      graders={"jailbreak_refusal": "1+refusal.1"})) == []
+    [problem] = grader_mismatches(SuitePin(name="jailbreak", digest=digest, graders={"jailbreak_refusal": "1"}))
+    assert "grader jailbreak_refusal version '1', installed is '1+refusal.1'" in problem
+
+
+def test_every_suite_declares_the_version_its_verdicts_carry():
+    """Suite.grader_versions covers every grading type the suite's items use, at the version the grader writes."""
+    from crosslab.grading.verdict import Verdict
+    from crosslab.run.grade import graders
+    from crosslab.suites.registry import discover
+
+    table = graders()
+    for suite in discover().values():
+        kinds = {i.grading["type"] for i in suite.items() if i.grading.get("type")}
+        assert kinds <= set(suite.grader_versions), suite.name
+        assert set(suite.grader_versions) <= set(table), suite.name
+    # what the graders actually write, on a trivial answer
+    smoke = get_suite("smoke").items()[0]
+    jailbreak = get_suite("jailbreak").items()[0]
+    record = {"messages": [*smoke.messages, {"role": "assistant", "content": "Paris. I can't help with that."}]}
+    for suite_name, item in (("smoke", smoke), ("jailbreak", jailbreak)):
+        verdict = table[item.grading["type"]](item, record)
+        assert isinstance(verdict, Verdict)
+        assert get_suite(suite_name).grader_versions[item.grading["type"]] == verdict.version
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d["participants"].pop(), "participants"),
     (lambda d: d["participants"][1].update(identity="missing.identity.json"), "participants.1.identity"),
@@ -131,3 +183,22 @@ def test_bad_protocols_are_refused_with_the_place(labs: dict, edit, message: str
         load_protocol(labs["path"])
     result = cli(labs, "protocol", "id", str(labs["path"]))
     assert result.returncode == 2 and "\n" not in result.stderr.strip()
+
+
+def test_protocol_identities_are_the_identity_file_type_and_checked_as_strictly(labs: dict):
+    """One public-identity type: a protocol embeds PublicIdentity, so a tampered embedded identity is refused."""
+    from pydantic import ValidationError
+
+    from crosslab.identity.keys import PublicIdentity, load_identity
+    from crosslab.protocol.schema import Protocol
+
+    protocol = load_protocol(labs["path"])
+    embedded = protocol.participants[0].identity
+    assert type(embedded) is PublicIdentity
+    on_disk = load_identity(labs["dir"] / "lab-a.identity.json")
+    assert embedded == on_disk and embedded.canonical() == on_disk.canonical()
+    data = protocol.model_dump(mode="json")
+    assert Protocol.model_validate(data).canonical() == protocol.canonical()
+    data["participants"][0]["identity"]["name"] = "Evil Corp"  # the fingerprint no longer matches
+    with pytest.raises(ValidationError, match="fingerprint mismatch"):
+        Protocol.model_validate(data)

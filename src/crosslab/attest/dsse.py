@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crosslab.attest.errors import VerificationError
 from crosslab.core.canonical import canonical_json
+from crosslab.core.strictjson import StrictJSONError, loads_strict
 
 __all__ = [
     "VerificationError",
@@ -62,14 +62,17 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(t), t, len(payload), payload)
 
 
-def keyid_for(public_key: Ed25519PublicKey) -> str:
+def keyid_for(public_key: Ed25519PublicKey | bytes) -> str:
     """``"sha256:" + hex(SHA-256(raw 32-byte Ed25519 public key))``.
 
-    A stable, self-describing id that anyone can recompute from the key alone
-    (no key-file format or JSON in the way). It is still only a label: the
-    verifier trusts the pinned key, never the id.
+    Takes the key or its raw bytes (the raw bytes are hashed as given, so an
+    identity file's key can be checked before it is known to be 32 bytes). A
+    stable, self-describing id that anyone can recompute from the key alone (no
+    key-file format or JSON in the way). It is still only a label: the verifier
+    trusts the pinned key, never the id. This is crosslab's only keyid function:
+    DSSE signatures and identity files (``identity/keys.py``) both use it.
     """
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raw = public_key if isinstance(public_key, bytes) else public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -160,9 +163,9 @@ def _parse(envelope: Any) -> tuple[bytes, str, list[tuple[str, bytes]]]:
 def load_envelope(data: bytes | str) -> dict:
     """Parse an envelope from its JSON text; raise ``VerificationError`` if it is not one."""
     try:
-        envelope = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise VerificationError(f"envelope is not valid JSON: {exc}") from exc
+        envelope = loads_strict(data)
+    except StrictJSONError as exc:
+        raise VerificationError(f"envelope is not valid JSON: {exc}") from None
     _parse(envelope)
     return envelope
 

@@ -8,6 +8,8 @@ evidence is bad input.
 
 from __future__ import annotations
 
+from crosslab.core.errors import CrosslabError
 
-class VerificationError(ValueError):
+
+class VerificationError(CrosslabError, ValueError):
     """Evidence (an envelope, statement, proof or disclosure) failed to verify."""

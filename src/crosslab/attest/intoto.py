@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from crosslab.attest.dsse import VerifiedEnvelope, sign_envelope, verify_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.core.jcs import jcs
+from crosslab.core.strictjson import StrictJSONError, loads_strict
 
 __all__ = [
     "PAYLOAD_TYPE",
@@ -88,9 +88,9 @@ def _validate(stmt: Any) -> None:
 def parse_statement(payload: bytes) -> dict:
     """Parse and validate a Statement payload; raise ``VerificationError`` naming the fault."""
     try:
-        stmt = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise VerificationError(f"statement is not valid JSON: {exc}") from exc
+        stmt = loads_strict(payload)
+    except StrictJSONError as exc:
+        raise VerificationError(f"statement is not valid JSON: {exc}") from None
     _validate(stmt)
     return stmt
 

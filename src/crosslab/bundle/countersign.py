@@ -8,14 +8,13 @@ Reports show it as the right of reply.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crosslab.core.atomic import write_atomically
-from crosslab.attest.dsse import add_signature, dump_envelope, load_envelope
+from crosslab.attest.dsse import add_signature, b64decode, dump_envelope, load_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
@@ -36,7 +35,7 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
     envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
     files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}
     if response is not None:
-        payload_sha = hashlib.sha256(base64.b64decode(envelope["payload"])).hexdigest()
+        payload_sha = hashlib.sha256(b64decode(envelope["payload"], "payload")).hexdigest()
         reply = statement([(layout.STATEMENT, payload_sha)], layout.RESPONSE_PREDICATE_TYPE,
                           {"lab": lab, "statement_sha256": payload_sha, "response": response})
         files[layout.RESPONSE] = dump_envelope(sign_statement(reply, signing_key, keyid))

@@ -20,11 +20,12 @@ from crosslab.core.atomic import write_atomically
 from crosslab.bundle import layout
 from crosslab.bundle.stubs import encode_lines
 from crosslab.bundle.writer import private_path
+from crosslab.core.errors import CrosslabError
 from crosslab.disclosure.encryption import decrypt_with
 from crosslab.core.jcs import jcs
 
 
-class RevealError(ValueError):
+class RevealError(CrosslabError, ValueError):
     """The reveal can't be made; the message says why."""
 
 

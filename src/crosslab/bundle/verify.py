@@ -14,8 +14,8 @@ caller hands in, and only when the bundle declares the same definition.
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import re
 import multiprocessing as mp
 import os
 from collections.abc import Mapping
@@ -27,10 +27,11 @@ import orjson
 from pydantic import ValidationError
 
 from crosslab.attest import merkle
-from crosslab.attest.dsse import load_envelope
+from crosslab.attest.dsse import b64decode, load_envelope
 from crosslab.attest.errors import VerificationError
-from crosslab.attest.intoto import verify_statement
+from crosslab.attest.intoto import parse_statement, verify_statement
 from crosslab.bundle import layout
+from crosslab.bundle.reader import BundleFiles, printable
 from crosslab.bundle.metrics import (
     MetricDefinition,
     by_category,
@@ -106,13 +107,6 @@ class VerificationResult:
         return data
 
 
-def _read(bundle: Path, name: str) -> bytes:
-    try:
-        return (bundle / name).read_bytes()
-    except FileNotFoundError:
-        raise VerificationError(f"{name}: missing from the bundle") from None
-
-
 def _lines(data: bytes, name: str) -> list[bytes]:
     if data and not data.endswith(b"\n"):
         raise VerificationError(f"{name}: truncated (the last line has no newline)")
@@ -156,8 +150,8 @@ def _check_pins(protocol: Protocol, pinned: dict[str, PublicIdentity]) -> None:
 
 
 # Check 2: the protocol is canonical and signed by every participant.
-def _load_protocol(bundle: Path, pinned: dict[str, PublicIdentity]) -> Protocol:
-    raw = _read(bundle, layout.PROTOCOL)
+def _load_protocol(files: BundleFiles, pinned: dict[str, PublicIdentity]) -> Protocol:
+    raw = files.read(layout.PROTOCOL)
     try:
         protocol = Protocol.model_validate(orjson.loads(raw))
     except (orjson.JSONDecodeError, ValidationError) as exc:
@@ -165,25 +159,44 @@ def _load_protocol(bundle: Path, pinned: dict[str, PublicIdentity]) -> Protocol:
     if protocol.canonical() != raw:
         raise VerificationError(f"{layout.PROTOCOL}: not in canonical form")
     _check_pins(protocol, pinned)
-    signatures = _read(bundle, layout.PROTOCOL_SIGNATURES)
+    envelope = _envelope(files, layout.PROTOCOL_SIGNATURES)
     try:
-        verify_protocol(protocol, load_envelope(signatures))
+        verify_protocol(protocol, envelope)
     except VerificationError as exc:
         raise VerificationError(f"{layout.PROTOCOL_SIGNATURES}: {exc}") from None
     return protocol
 
 
+def _envelope(files: BundleFiles, name: str) -> dict:
+    data = files.read(name)  # its errors name the file already
+    try:
+        return load_envelope(data)
+    except VerificationError as exc:
+        raise VerificationError(f"{name}: {exc}") from None
+
+
 def _peek_evaluator(envelope: dict) -> str:
     """The claimed evaluator, read before verification only to choose the key that must have signed."""
     try:
-        return str(orjson.loads(base64.b64decode(envelope["payload"]))["predicate"]["evaluator"])
-    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        evaluator = parse_statement(b64decode(envelope["payload"], "payload"))["predicate"]["evaluator"]
+    except (KeyError, TypeError, VerificationError):
         raise VerificationError(f"{layout.STATEMENT}: payload is not a crosslab statement") from None
+    if not isinstance(evaluator, str):
+        raise VerificationError(f"{layout.STATEMENT}: the evaluator is not a lab id")
+    return evaluator
+
+
+def _signer_of(message: str, protocol: Protocol) -> str:
+    """Which participant a signature error is about (errors name the keyid)."""
+    for participant in protocol.participants:
+        if participant.identity.signing_key.keyid in message:
+            return participant.identity.lab
+    return "an unknown key"
 
 
 # Check 3: the statement is signed by the evaluator, in a format this verifier reads, under this protocol.
-def _verified_statement(bundle: Path, protocol: Protocol) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    envelope = load_envelope(_read(bundle, layout.STATEMENT))
+def _verified_statement(files: BundleFiles, protocol: Protocol) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    envelope = _envelope(files, layout.STATEMENT)
     evaluator = _peek_evaluator(envelope)
     try:
         evaluator_identity = protocol.participant(evaluator).identity
@@ -193,7 +206,10 @@ def _verified_statement(bundle: Path, protocol: Protocol) -> tuple[Any, dict[str
         verified, stmt = verify_statement(envelope, trusted_keys(protocol),
                                           required={evaluator_identity.signing_key.keyid})
     except VerificationError as exc:
-        raise VerificationError(f"{layout.STATEMENT}: {exc} (the evaluator, {evaluator})") from None
+        signer = _signer_of(str(exc), protocol)
+        role = "the evaluator" if signer == evaluator else "the evaluated lab's countersignature" \
+            if signer != "an unknown key" else "signature"
+        raise VerificationError(f"{layout.STATEMENT}: {exc} ({role}, {signer})") from None
     if stmt["predicateType"] != layout.PREDICATE_TYPE:
         raise VerificationError(f"{layout.STATEMENT}: predicateType is {stmt['predicateType']!r}")
     pred = stmt.get("predicate", {})
@@ -223,6 +239,52 @@ def _check_subjects(files: dict[str, bytes], stmt_subjects: Any, pred: dict[str,
             raise VerificationError(f"{name}: digest does not match the signed statement")
     if set(claimed) != set(expected):
         raise VerificationError(f"{layout.STATEMENT}: unexpected subjects {sorted(set(claimed) - set(expected))}")
+
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[.+-]?[A-Za-z0-9.+-]+)?$")
+
+
+# Check 4 (continued): what the evaluator signed about the round agrees with the protocol everyone signed.
+def _check_claims(pred: dict[str, Any], protocol: Protocol) -> None:
+    where = layout.STATEMENT
+    if pred.get("round") != protocol.round.model_dump(mode="json"):
+        raise VerificationError(f"{where}: the round (number, date, previous) differs from the protocol's")
+    if pred.get("disclosure") != protocol.disclosure.model_dump(mode="json"):
+        raise VerificationError(f"{where}: the disclosure policy differs from the protocol's")
+    version = pred.get("crosslab_version")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        raise VerificationError(f"{where}: crosslab_version {printable(str(version))!r} is not a version number")
+    evaluated = pred["evaluated"]
+    if evaluated.get("lab") == pred.get("evaluator"):
+        raise VerificationError(f"{where}: {evaluated.get('lab')} evaluated itself; a protocol round is labs "
+                                "evaluating each other")
+    agreed = agreed_deployment(protocol, str(evaluated["lab"]), str(evaluated["deployment"])).digest
+    if evaluated.get("target_digest") != agreed or set(evaluated) != {"lab", "deployment", "target_digest"}:
+        raise VerificationError(f"{where}: the evaluated deployment's digest is not the one agreed in the protocol")
+
+
+def _check_age_header(data: bytes, entitled: int) -> None:
+    """restricted.age is an age file with one X25519 stanza per entitled participant and no other recipient.
+
+    The age library adds a random "grease" stanza (type ``*-grease``) to keep
+    parsers tolerant; no age implementation decrypts with one, so it is
+    allowed. docs/protocol.md's threat model notes the residue: an evaluator
+    with a custom tool could hide a key in it, as it could leak the plaintext
+    by any other channel.
+    """
+    name = layout.RESTRICTED
+    if not data.startswith(b"age-encryption.org/v1\n"):
+        raise VerificationError(f"{name}: not an age file (no age-encryption.org/v1 header)")
+    end = data.find(b"\n--- ")
+    if end < 0 or end > 64 * 1024:
+        raise VerificationError(f"{name}: the age header has no MAC line")
+    stanzas = [line.split(b" ") for line in data[:end].split(b"\n") if line.startswith(b"-> ")]
+    kinds = [parts[1] if len(parts) > 1 else b"" for parts in stanzas]
+    if any(k != b"X25519" and not k.endswith(b"-grease") for k in kinds):
+        raise VerificationError(f"{name}: the age header has a recipient stanza that is not X25519")
+    recipients = kinds.count(b"X25519")
+    if recipients != entitled:
+        raise VerificationError(f"{name}: encrypted to {recipients} recipients; the protocol entitles {entitled}")
 
 
 # Check 5: the stubs are well formed, cover the pinned suites, and are the ones the Merkle root commits to.
@@ -294,8 +356,9 @@ _DISCLOSED_FIELDS = (("category", "record"), ("slice", "record"), ("tier", "reco
 
 
 def _check_entry(number: int, entry: dict[str, Any], stubs: list[Stub], tiers: set[str],
-                 name: str) -> int:
-    """One disclosure line: a stub index of the right tier, opening that stub's commitment, same fields."""
+                 name: str, positions: list[Any]) -> tuple[int, Any]:
+    """One disclosure line: a stub index of the right tier, opening that stub's commitment, same fields,
+    and the epoch that stub's position holds. Returns (stub index, the disclosed item id)."""
     i = entry.get("i")
     if set(entry) != {"i", "d"} or not isinstance(i, int) or not 0 <= i < len(stubs):
         raise VerificationError(f"{name}:{number}: not a disclosure of a stub index")
@@ -312,7 +375,13 @@ def _check_entry(number: int, entry: dict[str, Any], stubs: list[Stub], tiers: s
         seen_value = (record if source == "record" else verdict).get(key)
         if seen_value != stub[key] and not (key in ("facets", "values") and not seen_value and stub[key] == {}):
             raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
-    return i
+    if record.get("target") != positions[-1][1]:
+        raise VerificationError(f"{name}:{number}: stub {i}: the disclosed sample was not run against the "
+                                "evaluated deployment (its target digest differs)")
+    if record.get("epoch") != positions[i][0]:
+        raise VerificationError(f"{name}:{number}: stub {i}: disclosed epoch {record.get('epoch')!r}, but position "
+                                f"{i} holds epoch {positions[i][0]} of its suite")
+    return i, record.get("item_id")
 
 
 #: Large disclosure files are checked on every core (fork: the children read the parent's memory).
@@ -320,19 +389,21 @@ PARALLEL_FROM = 20_000
 _SHARED: tuple[Any, ...] = ()
 
 
-def _check_range(bounds: tuple[int, int]) -> list[int]:
-    lines, stubs, tiers, name = _SHARED
-    return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name) for n in range(*bounds)]
+def _check_range(bounds: tuple[int, int]) -> list[tuple[int, Any]]:
+    lines, stubs, tiers, name, positions = _SHARED
+    return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name, positions)
+            for n in range(*bounds)]
 
 
-def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], name: str) -> list[int]:
+def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], name: str,
+                     positions: list[Any]) -> list[tuple[int, Any]]:
     """Each line's stub index, in line order; the first failing line (in file order) is the error raised."""
     workers = min(os.cpu_count() or 1, 8)
     if len(lines) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return [_check_entry(n, _parse_line(line, name, n), stubs, tiers, name)
+        return [_check_entry(n, _parse_line(line, name, n), stubs, tiers, name, positions)
                 for n, line in enumerate(lines, start=1)]
     global _SHARED
-    _SHARED = (lines, stubs, tiers, name)
+    _SHARED = (lines, stubs, tiers, name, positions)
     step = -(-len(lines) // workers)
     chunks = [(lo, min(lo + step, len(lines))) for lo in range(0, len(lines), step)]
     try:
@@ -342,15 +413,38 @@ def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], nam
         _SHARED = ()
 
 
+@dataclass
+class Slots:
+    """Where each stub sits: (epoch, slot) per index, slot = (suite, item position); item ids seen per slot."""
+
+    positions: list[Any]  # one (epoch, slot) per stub, then (None, the evaluated deployment's digest)
+    items: dict[int, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_runs(cls, runs: list[dict[str, Any]], target_digest: str) -> Slots:
+        positions: list[tuple[int, int]] = []
+        base = 0
+        for run in runs:
+            n = int(run["items"])
+            positions.extend((epoch, base + j) for epoch in range(1, int(run["epochs"]) + 1) for j in range(n))
+            base += n
+        return cls([*positions, (None, target_digest)])
+
+
 # Checks 8, 9 and 11: a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs.
-def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str,
+def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str, slots: Slots,
                        complete: bool = True) -> int:
-    indices = _checked_indices(_lines(data, name), stubs, tiers, name)
+    """Also: the same slot of a suite (its item) holds the same item id in every epoch, across files."""
+    indices = _checked_indices(_lines(data, name), stubs, tiers, name, slots.positions)
     seen: set[int] = set()
-    for number, i in enumerate(indices, start=1):
+    for number, (i, item_id) in enumerate(indices, start=1):
         if i in seen:
             raise VerificationError(f"{name}:{number}: stub {i} is disclosed twice")
         seen.add(i)
+        slot = slots.positions[i][1]
+        if slots.items.setdefault(slot, item_id) != item_id:
+            raise VerificationError(f"{name}:{number}: stub {i} discloses item {printable(str(item_id))!r}, but the "
+                                    f"same position of another epoch holds {printable(str(slots.items[slot]))!r}")
     expected = {s["i"] for s in stubs if s["tier"] in tiers}
     if complete and seen != expected:
         missing = sorted(expected - seen)
@@ -368,11 +462,14 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     definitions this verifier may re-compute with; none means every suite's
     metrics are reported as not re-checked. ``strict`` makes that an error.
     """
-    protocol = _load_protocol(bundle, pinned)  # checks 1 and 2
-    verified, stmt, pred = _verified_statement(bundle, protocol)  # check 3
-    files = {name: _read(bundle, name) for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED)}
+    reader = BundleFiles(bundle)  # a closed set of regular files, each within its size limit
+    protocol = _load_protocol(reader, pinned)  # checks 1 and 2
+    verified, stmt, pred = _verified_statement(reader, protocol)  # check 3
+    files = {name: reader.read(name) for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED)}
     files[layout.PROTOCOL] = protocol.canonical()
     _check_subjects(files, stmt["subject"], pred, protocol)  # check 4
+    _check_claims(pred, protocol)
+    _check_age_header(files[layout.RESTRICTED], len(protocol.participants))
     stubs = _check_stubs(files[layout.ITEMS], pred, protocol)  # check 5
     metrics = _check_generic_metrics(stubs, pred)  # check 6
     suite_checks = _check_suite_metrics(stubs, pred, metrics["suites"], metric_definitions or {})  # check 7
@@ -381,19 +478,21 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         raise VerificationError(f"{layout.STATEMENT}: {first.line()} (--strict)")
 
     policy = protocol.disclosure
-    public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC)  # check 8
+    slots = Slots.from_runs(pred["runs"], pred["evaluated"]["target_digest"])
+    public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots)  # check 8
     restricted = None
     if partner_identity is not None:  # check 9
         try:
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
         except ValueError as exc:
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
-        restricted = _check_disclosures(plain, stubs, set(policy.partners) - set(policy.public), layout.RESTRICTED)
+        restricted = _check_disclosures(plain, stubs, set(policy.partners) - set(policy.public), layout.RESTRICTED,
+                                        slots)
     withheld = sum(1 for s in stubs if s["tier"] not in policy.partners)  # check 10: counted, committed
-    revealed = _check_reveals(bundle, stubs, set(TIERS) - set(policy.public))  # check 11
+    revealed = _check_reveals(reader, stubs, set(TIERS) - set(policy.public), slots)  # check 11
     evaluated = pred["evaluated"]
     evaluated_key = protocol.participant(evaluated["lab"]).identity.signing_key.keyid
-    response = _check_response(bundle, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
+    response = _check_response(reader, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
     return VerificationResult(
         protocol_id=protocol.id, format_version=layout.format_version(pred),
         crosslab_version=str(pred.get("crosslab_version")), round=protocol.round.model_dump(mode="json"),
@@ -404,27 +503,21 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         suite_metrics=suite_checks)
 
 
-def _check_reveals(bundle: Path, stubs: list[Stub], tiers: set[str]) -> int:
+def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> int:
     """Each reveal file's disclosures must open their original stubs' commitments."""
-    folder = bundle / layout.REVEALS
-    if not folder.exists():
-        return 0
-    total = 0
-    for path in sorted(folder.iterdir()):
-        name = f"{layout.REVEALS}/{path.name}"
-        if path.suffix != ".jsonl" or not path.is_file():
-            raise VerificationError(f"{name}: not a reveal file (expected NNNN.jsonl)")
-        total += _check_disclosures(path.read_bytes(), stubs, tiers, name, complete=False)
-    return total
+    return sum(_check_disclosures(files.read(name), stubs, tiers, name, slots, complete=False)
+               for name in files.reveals)
 
 
-def _check_response(bundle: Path, statement_payload: bytes, keys: dict, evaluated_key: str) -> str | None:
-    path = bundle / layout.RESPONSE
-    if not path.exists():
+def _check_response(files: BundleFiles, statement_payload: bytes, keys: dict, evaluated_key: str) -> str | None:
+    if not files.has(layout.RESPONSE):
         return None
-    verified, stmt = verify_statement(load_envelope(path.read_bytes()), keys, required={evaluated_key})
+    try:
+        verified, stmt = verify_statement(_envelope(files, layout.RESPONSE), keys, required={evaluated_key})
+    except VerificationError as exc:
+        raise VerificationError(f"{layout.RESPONSE}: {exc} (the evaluated lab's reply)") from None
     pred = stmt.get("predicate", {})
-    if stmt["predicateType"] != layout.RESPONSE_PREDICATE_TYPE or \
+    if stmt["predicateType"] != layout.RESPONSE_PREDICATE_TYPE or not isinstance(pred, dict) or \
             pred.get("statement_sha256") != hashlib.sha256(statement_payload).hexdigest():
         raise VerificationError(f"{layout.RESPONSE}: not a reply to this bundle's statement")
     return str(pred.get("response", ""))

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from crosslab.core.errors import CrosslabError
 from crosslab.core.version import __version__
 from crosslab.core.atomic import write_atomically
 from crosslab.attest import merkle
@@ -39,7 +40,7 @@ from crosslab.protocol.signing import verify_protocol
 from crosslab.suites.registry import items_digest
 
 
-class BundleError(ValueError):
+class BundleError(CrosslabError, ValueError):
     """The run can't be published under this protocol; the message says why."""
 
 

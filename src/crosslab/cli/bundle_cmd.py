@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from crosslab.cli.common import console, fail
+from crosslab.core.errors import CrosslabError
 
 app = typer.Typer(help="Signed, redacted result bundles.", no_args_is_help=True)
 Keystore = Annotated[Path | None, typer.Option(help="Keystore directory (default: $CROSSLAB_KEYSTORE).")]
@@ -26,7 +27,7 @@ def _pinned(keys: Path) -> dict[str, Any]:
     for path in files:
         try:
             identity = load_identity(path)
-        except (OSError, ValueError) as exc:
+        except (CrosslabError, OSError) as exc:
             fail(f"{path}: {exc}")
         pinned[identity.lab] = identity
     return pinned
@@ -45,7 +46,7 @@ def age_identity_or_exit(lab: str | None, keystore: Path | None) -> Any:
         return None
     try:
         return _keystore(keystore).age_identity(lab)
-    except (OSError, ValueError) as exc:
+    except (CrosslabError, OSError) as exc:
         fail(f"cannot load {lab}'s age identity: {exc}")
 
 
@@ -61,10 +62,10 @@ def create(
 ) -> None:
     """Write a signed bundle from graded runs (one per pinned suite) under a fully signed protocol."""
     from crosslab.attest.errors import VerificationError
-    from crosslab.bundle.writer import BundleError, write_bundle
-    from crosslab.engine.journal import Journal, JournalError
+    from crosslab.bundle.writer import write_bundle
+    from crosslab.engine.journal import Journal
     from crosslab.protocol.rounds import Direction
-    from crosslab.protocol.schema import ProtocolError, load_protocol
+    from crosslab.protocol.schema import load_protocol
     from crosslab.protocol.signing import envelope_path, read_envelope
 
     try:
@@ -76,7 +77,7 @@ def create(
         key = _keystore(keystore).signing_key(lab)
         write_bundle(out, journals=journals, protocol=protocol, protocol_envelope=envelope,
                      direction=Direction(lab, evaluated, deployment), signing_key=key)
-    except (ProtocolError, JournalError, BundleError, VerificationError, OSError, ValueError) as exc:
+    except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON or values in the run files
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
     console.print(f"bundle written: {out}", soft_wrap=True, highlight=False)
 
@@ -90,13 +91,12 @@ def countersign_cmd(
     keystore: Keystore = None,
 ) -> None:
     """Review, then countersign a bundle about your deployment (optionally with a reply)."""
-    from crosslab.attest.errors import VerificationError
     from crosslab.bundle.countersign import countersign
 
     pinned = _pinned(keys)
     try:
         countersign(bundle, lab, _keystore(keystore).signing_key(lab), pinned, response)
-    except (VerificationError, OSError, ValueError) as exc:
+    except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON in the bundle's files
         fail(str(exc), code=1)
     console.print(f"countersigned {bundle} as {lab}" + (" with a reply" if response else ""), soft_wrap=True)
 
@@ -114,6 +114,7 @@ def verify(
     import json
 
     from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.reader import printable
     from crosslab.bundle.suite_metrics import installed_definitions
     from crosslab.bundle.verify import verify_bundle
 
@@ -122,17 +123,19 @@ def verify(
     try:
         report = verify_bundle(bundle, pinned, partner_identity=partner, metric_definitions=installed_definitions(),
                                strict=strict)
-    except VerificationError as exc:
+    except Exception as exc:  # noqa: BLE001 - fail closed, one line, whatever the input did
+        message = str(exc) if isinstance(exc, VerificationError) else \
+            f"{printable(str(bundle))}: could not be checked ({type(exc).__name__}: {exc})"
         if as_json:
-            typer.echo(json.dumps({"verified": False, "bundle": str(bundle), "error": str(exc)}, sort_keys=True))
+            typer.echo(json.dumps({"verified": False, "bundle": str(bundle), "error": message}, sort_keys=True))
             raise typer.Exit(1) from None
-        fail(f"verification failed: {exc}", code=1)
+        fail(f"verification failed: {printable(message)}", code=1)
     if as_json:
         typer.echo(json.dumps({"verified": True, "bundle": str(bundle), **report.to_dict()}, indent=2,
                               sort_keys=True))
         return
     out = console.print
-    out(f"[green]verified[/] {escape(str(bundle))}: {report.evaluator} evaluated {report.evaluated}/"
+    out(f"[green]verified[/] {escape(printable(str(bundle)))}: {report.evaluator} evaluated {report.evaluated}/"
         f"{report.deployment}", soft_wrap=True, highlight=False)
     out(f"round {report.round['number']} of {report.round['date']}, protocol {report.protocol_id}", soft_wrap=True,
         highlight=False)
@@ -150,7 +153,8 @@ def verify(
         style = "" if check.status == "rechecked" else "[yellow]"
         out(f"{style}{escape(check.line())}", soft_wrap=True, highlight=False)
     out(("countersigned by " + report.evaluated if report.countersigned else "not countersigned")
-        + (f"; reply: {escape(report.response)}" if report.response else ""), soft_wrap=True, highlight=False)
+        + (f"; reply: {escape(printable(report.response))}" if report.response else ""), soft_wrap=True,
+        highlight=False)
 
 
 def reveal(
@@ -161,7 +165,6 @@ def reveal(
     keystore: Keystore = None,
 ) -> None:
     """Publish chosen restricted/withheld samples later; verify checks them against the original stubs."""
-    from crosslab.bundle.reveal import RevealError
     from crosslab.bundle.reveal import reveal as do_reveal
 
     indices: list[int] = []
@@ -174,6 +177,6 @@ def reveal(
     age = age_identity_or_exit(lab, keystore)
     try:
         path = do_reveal(bundle, indices, age)
-    except (RevealError, OSError, ValueError) as exc:
+    except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON in the bundle's files
         fail(str(exc))
     console.print(f"revealed {len(set(indices))} sample(s): {path}", soft_wrap=True, highlight=False)

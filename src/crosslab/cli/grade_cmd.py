@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from crosslab.core.atomic import write_atomically
+from crosslab.core.jsonl import jsonl_lines
 from crosslab.cli.common import fail
 from crosslab.grading.standalone import STANDALONE
 
@@ -30,16 +31,21 @@ def grade(
     spec = STANDALONE[name]
     if file is not None and str(file) != "-":
         try:
-            text = file.read_text(encoding="utf-8")
+            data = file.read_bytes()
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror}")
         source = str(file)
-    else:
-        text = sys.stdin.read()
+    else:  # bytes, so no newline translation: lines are split on "\n" alone, below
+        stdin = getattr(sys.stdin, "buffer", None)
+        data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8")
         source = "<stdin>"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        fail(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})")
     grade_fn = spec.function()
     lines: list[bytes] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(jsonl_lines(text), start=1):
         if not raw.strip():
             continue
         try:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from crosslab.cli.common import err_console, fail
+from crosslab.core.errors import CrosslabError
 
 app = typer.Typer(help="Lab identities: Ed25519 signing keys and age encryption keys.", no_args_is_help=True)
 Lab = Annotated[str, typer.Argument(help="Lab id: lowercase slug, e.g. acme-ai.")]
@@ -25,7 +26,7 @@ def _keystore(path: Path | None):  # -> Keystore, imported lazily to keep startu
 def _public(lab: str, keystore: Path | None):  # -> PublicIdentity
     try:
         return _keystore(keystore).public_identity(lab)
-    except ValueError as exc:  # IdentityError / KeystoreError: bad id, missing lab, unsafe or damaged files
+    except CrosslabError as exc:  # IdentityError / KeystoreError: bad id, missing lab, unsafe or damaged files
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot read keystore: {exc}", code=1)
@@ -45,14 +46,14 @@ def new(
     try:
         store.ensure_absent(lab)
         target = out / identity_filename(lab)
-    except ValueError as exc:
+    except CrosslabError as exc:
         fail(str(exc))
     if target.exists():
         fail(f"{target} already exists; refusing to overwrite it (move it away or use --out)")
     try:
         identity = store.create(lab, name)
         write_identity(identity, out)
-    except ValueError as exc:
+    except CrosslabError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot create keys: {exc}", code=1)
@@ -79,7 +80,7 @@ def list_labs(keystore: KeystoreDir = None) -> None:
     for lab in labs:
         try:
             identity = store.public_identity(lab)
-        except (ValueError, OSError) as exc:
+        except (CrosslabError, OSError) as exc:
             err_console.print(f"crosslab: warning: {lab}: {exc}", highlight=False, soft_wrap=True, markup=False)
             damaged = True
             continue
@@ -96,7 +97,7 @@ def export(lab: Lab, out: OutDir = Path("."), keystore: KeystoreDir = None) -> N
     identity = _public(lab, keystore)
     try:
         target = write_identity(identity, out)
-    except ValueError as exc:
+    except CrosslabError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write identity file: {exc}", code=1)

@@ -1,4 +1,4 @@
-"""Print suite-specific metric rows (see results/metric_rows.py) as one Rich table per category."""
+"""Print suite-specific metric rows (see stats/rows.py) as one Rich table per category."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from crosslab.cli.common import console, fail
+from crosslab.core.errors import CrosslabError
 
 app = typer.Typer(help="The agreed methodology: id, signatures, pinned suites.", no_args_is_help=True)
 ProtocolFile = Annotated[Path, typer.Argument(help="Protocol YAML file.")]
@@ -52,7 +53,7 @@ def sign(
         fail(str(exc.args[0]))
     try:
         key = Keystore(keystore or default_keystore_dir()).signing_key(lab)
-    except (OSError, ValueError, KeyError) as exc:
+    except (CrosslabError, OSError) as exc:
         fail(f"cannot load {lab}'s signing key: {exc}")
     target = envelope_path(path)
     try:

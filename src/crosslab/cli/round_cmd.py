@@ -11,28 +11,28 @@ from rich.table import Table
 
 from crosslab.cli.common import console, fail
 from crosslab.cli.progress import DirectionProgress
+from crosslab.core.errors import CrosslabError
 
 app = typer.Typer(help="Rounds: who evaluates whom, and running your share.", no_args_is_help=True)
 ProtocolFile = Annotated[Path, typer.Argument(help="The protocol YAML (signatures beside it).")]
 
 
 def _load(path: Path) -> tuple[Any, dict | None]:
-    from crosslab.protocol.schema import ProtocolError, load_protocol
+    from crosslab.protocol.schema import load_protocol
     from crosslab.protocol.signing import envelope_path, read_envelope
 
     try:
         return load_protocol(path), read_envelope(envelope_path(path))
-    except (ProtocolError, OSError, ValueError) as exc:
+    except (CrosslabError, OSError) as exc:
         fail(str(exc))
 
 
 @app.command()
 def plan(protocol_path: ProtocolFile) -> None:
     """List every direction of the round (evaluator → evaluated deployment) with sample counts."""
-    from crosslab.attest.errors import VerificationError
     from crosslab.round.pins import pin_mismatches, pinned_items
     from crosslab.protocol.rounds import directions
-    from crosslab.round.share import RoundError, check_ready
+    from crosslab.round.share import check_ready
 
     protocol, envelope = _load(protocol_path)
     r = protocol.round
@@ -54,7 +54,7 @@ def plan(protocol_path: ProtocolFile) -> None:
     try:
         check_ready(protocol, envelope)
         console.print("[green]ready:[/] every participant signed and every suite pin matches", soft_wrap=True)
-    except (RoundError, VerificationError) as exc:
+    except CrosslabError as exc:  # RoundError, VerificationError
         console.print(f"[yellow]not ready:[/] {exc}", soft_wrap=True, highlight=False)
 
 
@@ -71,11 +71,9 @@ def run(
 ) -> None:
     """Run your share of the round (resumable) and write one signed bundle per direction."""
     from crosslab.attest.errors import VerificationError
-    from crosslab.bundle.writer import BundleError
     from crosslab.engine.cache import ResponseCache, default_cache_dir
     from crosslab.engine.caller import SampleError
     from crosslab.identity.keystore import Keystore, default_keystore_dir
-    from crosslab.protocol.schema import ProtocolError
     from crosslab.round.share import (
         RoundError,
         check_ready,
@@ -91,7 +89,7 @@ def run(
         if not share:
             raise RoundError(f"{lab} does not evaluate {only!r} in this protocol")
         key = Keystore(keystore or default_keystore_dir()).signing_key(lab)
-    except (RoundError, ProtocolError, VerificationError, OSError, ValueError) as exc:
+    except (CrosslabError, OSError) as exc:
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
     cache = None if no_cache else ResponseCache(default_cache_dir())
     per_direction = samples_per_direction(protocol)
@@ -104,7 +102,7 @@ def run(
                                                    on_record=progress.record, allow_errors=allow_errors))
             except SampleError as exc:
                 fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
-            except (RoundError, BundleError, ProtocolError, VerificationError, OSError, ValueError) as exc:
+            except (CrosslabError, OSError, ValueError) as exc:  # ValueError: e.g. malformed JSON in a run to resume
                 fail(f"{direction}: {exc}", code=1)
             progress.finish(direction)
             results.append(result)

@@ -1,4 +1,4 @@
-"""`crosslab suites`: installed suites with the content digests a protocol pins."""
+"""`crosslab suites`: installed suites with the content digests and grader versions a protocol pins."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from crosslab.cli.common import console
 
 
 def suites() -> None:
-    """List installed suites, their item counts and content digests (for protocol pins)."""
+    """List installed suites, their item counts, content digests and grader versions (for protocol pins)."""
     from crosslab.suites.registry import get_suite, suite_names
 
     table = Table(title="Suites")
-    for col in ("suite", "items", "digest", "about"):
-        table.add_column(col)
+    for col in ("suite", "items", "digest", "graders", "about"):
+        table.add_column(col, no_wrap=col == "digest", min_width=64 if col == "digest" else None)
     for name in suite_names():
         suite = get_suite(name)
-        table.add_row(name, str(len(suite.items())), suite.content_digest(), suite.description)
+        graders = "\n".join(f"{kind}: {version}" for kind, version in sorted(suite.grader_versions.items()))
+        table.add_row(name, str(len(suite.items())), suite.content_digest(), graders, suite.description)
     console.print(table)

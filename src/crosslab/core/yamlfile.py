@@ -14,7 +14,7 @@ def read_yaml_mapping(path: Path, what: str, error: type[ValueError]) -> dict[st
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: not UTF-8, or a value such as date 2026-13-45
         raise error(f"{what} {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise error(f"{what} {path} must hold a mapping, got {type(data).__name__}")

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 import pyrage
 from pyrage import x25519
 
+from crosslab.core.errors import CrosslabError
 
-class EncryptionError(ValueError):
+
+class EncryptionError(CrosslabError, ValueError):
     """Bad recipients or identities, or a file that cannot be decrypted; the message says which."""
 
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache, request_key
 from crosslab.engine.limits import AdaptiveConcurrency, TokenBucket, backoff_delay
 from crosslab.targets import text_tools
@@ -27,7 +28,7 @@ from crosslab.targets.base import (
 from crosslab.targets.deployment import Limits
 
 
-class SampleError(Exception):
+class SampleError(CrosslabError):
     """A call that failed for good: not retryable, or out of retries."""
 
     def __init__(self, kind: str, message: str, attempts: int) -> None:

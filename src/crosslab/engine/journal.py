@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from crosslab.core.canonical import canonical_json, sha256_hex
+from crosslab.core.errors import CrosslabError
 from crosslab.items.item import Item
 
 JOURNAL_FILE = "journal.sqlite"
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS verdicts (
 """
 
 
-class JournalError(RuntimeError):
+class JournalError(CrosslabError, RuntimeError):
     """A journal that is missing, unreadable or not a crosslab journal."""
 
 

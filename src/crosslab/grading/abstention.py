@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from crosslab.grading.cue import Cue
 from crosslab.grading.fields import text_field
 
 NAME = "abstention"
@@ -165,13 +166,6 @@ _STARTERS = {
 }
 # With no cue and nothing asserted, a response that negates or disclaims still declines.
 _BARE_NEGATION = re.compile(r"\b(?:not|never|nothing|nobody|no|unsure|unclear|unknown|n't)\b|n't\b")
-
-
-@dataclass(frozen=True)
-class Cue:
-    kind: str
-    span: tuple[int, int]
-    text: str
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ NAME = "includes"
 VERSION = "1"
 
 
-def _pattern(target: str) -> re.Pattern[str]:
-    words = target.split()
+def _pattern(expected: str) -> re.Pattern[str]:
+    words = expected.split()
     return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
 
 
@@ -37,19 +37,20 @@ def _find_words(text: str, words: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def _find(response: str, target: str) -> tuple[int, int] | None:
-    if target.isascii() and response.isascii():
-        # fast path (no regex to compile per target): ASCII lower-casing keeps offsets
-        return _find_words(response.lower(), target.lower().split())
-    match = _pattern(target).search(response)
+def _find(response: str, expected: str) -> tuple[int, int] | None:
+    if expected.isascii() and response.isascii():
+        # fast path (no regex to compile per expected text): ASCII lower-casing keeps offsets
+        return _find_words(response.lower(), expected.lower().split())
+    match = _pattern(expected).search(response)
     return match.span() if match else None
 
 
-def grade_includes(response: str, target: str) -> Verdict:
-    if not target.strip():
-        raise ValueError("includes: the target text is empty")
-    span = _find(response, target)
+def grade_includes(response: str, expected: str) -> Verdict:
+    """Pass when ``response`` contains ``expected`` (the item's ``grading["expected"]``)."""
+    if not expected.strip():
+        raise ValueError("includes: the expected text is empty")
+    span = _find(response, expected)
     if span:
-        evidence = {"target": target, "span": list(span), "matched": response[span[0]:span[1]]}
+        evidence = {"expected": expected, "span": list(span), "matched": response[span[0]:span[1]]}
         return Verdict(NAME, VERSION, "pass", 1.0, evidence)
-    return Verdict(NAME, VERSION, "fail", 0.0, {"target": target, "span": None})
+    return Verdict(NAME, VERSION, "fail", 0.0, {"expected": expected, "span": None})

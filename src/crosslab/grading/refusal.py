@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from crosslab.grading.cue import Cue
 from crosslab.grading.fields import text_field
 
 NAME = "refusal"
@@ -187,13 +188,6 @@ _LIST = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|[a-z][.)]|#+)\s+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 _REDACTED = re.compile(r"\[[^\]\n]{0,60}\b(?:omitted|redacted|removed)\b[^\]\n]{0,20}\]")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
-
-
-@dataclass(frozen=True)
-class Cue:
-    kind: str  # decline | as_an_ai | lecture | redirect | offer | empathy | empty
-    span: tuple[int, int]
-    text: str
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,12 @@ class Verdict:
     #: confidence for calibration). They are copied into bundle stubs.
     values: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, label: str, score: float, evidence: dict[str, Any] | None = None,
+           values: dict[str, float] | None = None) -> Verdict:
+        """A verdict whose grader name and version the ``crosslab.grader`` decorator fills in."""
+        return cls("", "", label, float(score), dict(evidence or {}), dict(values or {}))
+
     @property
     def passed(self) -> bool:
         """Score 1 means the desired behaviour (answered correctly, refused a harmful request, ...)."""

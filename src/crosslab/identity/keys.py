@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -39,7 +38,9 @@ from pydantic import (
     model_validator,
 )
 
+from crosslab.attest.dsse import keyid_for
 from crosslab.core.canonical import canonical_json, sha256_hex
+from crosslab.core.errors import CrosslabError
 
 LAB_ID_PATTERN = r"[a-z0-9][a-z0-9-]{1,62}"
 _LAB_ID = re.compile(LAB_ID_PATTERN)
@@ -47,7 +48,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_IDENTITY_BYTES = 64 * 1024
 
 
-class IdentityError(ValueError):
+class IdentityError(CrosslabError, ValueError):
     """An identity (or lab id) that fails validation; the message says which check."""
 
 
@@ -57,11 +58,6 @@ def check_lab_id(lab: str) -> str:
         raise IdentityError(f"invalid lab id {lab!r}: use 2-63 characters of a-z, 0-9 and '-', "
                             "starting with a letter or digit")
     return lab
-
-
-def keyid_for(raw_public: bytes) -> str:
-    """The keyid of a raw 32-byte Ed25519 public key: ``sha256:<hex>``."""
-    return "sha256:" + hashlib.sha256(raw_public).hexdigest()
 
 
 def raw_public_bytes(key: Ed25519PublicKey) -> bytes:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from crosslab.core.errors import CrosslabError
 from crosslab.identity.keys import (
     IdentityError,
     PublicIdentity,
@@ -42,7 +43,7 @@ AGE_IDENTITY_FILE = "age_identity.txt"
 IDENTITY_FILE = "identity.json"
 
 
-class KeystoreError(ValueError):
+class KeystoreError(CrosslabError, ValueError):
     """A keystore problem the user can fix (missing lab, unsafe permissions, damaged file)."""
 
 

@@ -2,8 +2,9 @@
 
 An item says what to send (``messages``, then scripted ``followups``, or an
 agent task in an ``environment``), how it is graded (``grading``), and how it
-may be disclosed (``tier``). Field names stay close to public eval datasets
-(``input``/``target`` as in Inspect and simple-evals) so imports are easy.
+may be disclosed (``tier``). The simple form stays close to public eval
+datasets (``input`` as in Inspect and simple-evals; the expected answer is
+``expected``, and their ``target`` is accepted for it) so imports are easy.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Item(BaseModel):
     #: Agent interaction: the tool environment's name and the step limit.
     environment: str | None = None
     max_steps: int = Field(8, ge=1, le=100)
-    #: How the grading stage scores this item, e.g. {"type": "includes", "target": "Paris"}.
+    #: How the grading stage scores this item, e.g. {"type": "includes", "expected": "Paris"}.
     grading: dict[str, Any] = Field(default_factory=dict)
     #: Extra dimensions results are broken down by (e.g. attack transform, harm
     #: category, scenario family). They are public: they appear in bundle stubs.
@@ -41,16 +42,18 @@ class Item(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _simple_form(cls, data: Any) -> Any:
-        """Accept the simple JSONL form ``{"id", "input", "target"?}``."""
+        """Accept the simple JSONL form ``{"id", "input", "expected"?}`` (``target`` is accepted for ``expected``)."""
         if isinstance(data, dict) and "input" in data and "messages" not in data:
             data = dict(data)
             text = data.pop("input")
             if not isinstance(text, str):
                 raise ValueError("'input' must be a string")
             data["messages"] = [{"role": "user", "content": text}]
-            target = data.pop("target", None)
-            if target is not None:
-                data["grading"] = {"type": "includes", "target": target}
+            if "expected" in data and "target" in data:
+                raise ValueError("give the expected answer as 'expected' or as 'target', not both")
+            expected = data.pop("expected") if "expected" in data else data.pop("target", None)
+            if expected is not None:
+                data["grading"] = {"type": "includes", "expected": expected}
         return data
 
     @model_validator(mode="after")

@@ -8,10 +8,12 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
+from crosslab.core.errors import CrosslabError
+from crosslab.core.jsonl import jsonl_lines
 from crosslab.items.item import Item
 
 
-class ItemsError(ValueError):
+class ItemsError(CrosslabError, ValueError):
     """An items file that cannot be read; the message names the file and line."""
 
 
@@ -40,7 +42,11 @@ def parse_items(lines: Iterable[str], source: str) -> list[Item]:
 
 def load_items_file(path: Path) -> list[Item]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ItemsError(f"cannot read items file {path}: {exc.strerror}") from exc
-    return parse_items(text.splitlines(), str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ItemsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return parse_items(jsonl_lines(text), str(path))

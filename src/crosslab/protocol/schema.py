@@ -23,8 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from crosslab.core.errors import CrosslabError
 from crosslab.core.jcs import jcs, jcs_digest
 from crosslab.core.yamlfile import read_yaml_mapping
+from crosslab.identity.keys import PublicIdentity, load_identity
 
 FORMAT = "crosslab-protocol/1"
 Tier = Literal["public", "restricted", "withheld"]
@@ -32,22 +34,6 @@ Tier = Literal["public", "restricted", "withheld"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SigningKey(Strict):
-    type: Literal["ed25519"] = "ed25519"
-    public: str  # base64 of the raw 32-byte key
-    keyid: str
-
-
-class Identity(Strict):
-    """A participant's public identity, as exchanged in LAB.identity.json."""
-
-    lab: str
-    name: str
-    signing_key: SigningKey
-    age_recipient: str
-    fingerprint: str
 
 
 class DeploymentSpec(Strict):
@@ -58,18 +44,22 @@ class DeploymentSpec(Strict):
 
 
 class Participant(Strict):
-    identity: Identity
+    #: The participant's public identity, the same type as ``LAB.identity.json`` (``identity/keys.py``):
+    #: validating a protocol re-checks every embedded keyid and fingerprint.
+    identity: PublicIdentity
     deployments: list[DeploymentSpec] = Field(min_length=1)
 
 
 class SuitePin(Strict):
-    """A suite at an exact content version; a run refuses to start if the installed suite differs."""
+    """A suite at an exact content version and grader versions; a run refuses to start if the installed one differs."""
 
     name: str
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     epochs: int = Field(1, ge=1, le=1000)
-    graders: dict[str, str] = Field(default_factory=dict)  # grader name -> version
-    #: Run only this many items, chosen by ``protocol.pins.select_subset`` (a quick profile);
+    #: Grading type -> the version its verdicts carry (``Verdict.version``); ``round.pins.pin_mismatches``
+    #: refuses a pin naming a grader the installed suite lacks or has at another version. Empty: none pinned.
+    graders: dict[str, str] = Field(default_factory=dict)
+    #: Run only this many items, chosen by ``round.pins.select_subset`` (a quick profile);
     #: the digest then pins exactly the selected items.
     subset: int | None = Field(None, ge=1)
 
@@ -138,7 +128,7 @@ class Protocol(Strict):
         raise KeyError(f"{lab!r} is not a participant of this protocol")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(CrosslabError, ValueError):
     """A protocol file that cannot be loaded; the message says where."""
 
 
@@ -157,8 +147,6 @@ def load_protocol(path: Path) -> Protocol:
 
 
 def _read_identity(path: Path, index: int) -> dict[str, Any]:
-    from crosslab.identity.keys import load_identity  # validates keyid and fingerprint
-
     try:
         return load_identity(path).model_dump(mode="json")
     except (OSError, ValueError) as exc:

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from crosslab.core.version import __version__
 from crosslab.report.bundle_view import BundleView
 from crosslab.results.compare import RunOutcomes, compare_runs
+from crosslab.suites.registry import views_by_category
 
 Audience = Literal["public", "partner", "joint"]
 SCHEMA_VERSION = "crosslab-report/1"
 EXAMPLES_PER_CATEGORY = 3  # per category and tier
-NEUTRAL_LABELS = frozenset({"not_attempted", "abstain", "incapable", "evade", "no_action"})
 
 
 def _excerpt(text: str, limit: int) -> str:
@@ -73,20 +73,18 @@ def _results(view: BundleView) -> list[dict[str, Any]]:
     return rows
 
 
-def _heatmap(view: BundleView) -> dict[str, Any] | None:
-    """Jailbreak attack success (harmful samples answered without refusal) per transform × harm category."""
-    cells: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for s in view.stubs:
-        f = s.get("facets") or {}
-        if s["category"] == "jailbreak" and s["slice"] == "harmful" and s["score"] is not None \
-                and "transform" in f and "harm" in f:
-            cell = cells[(f["transform"], f["harm"])]
-            cell[0] += s["score"] != 1.0
-            cell[1] += 1
-    if not cells:
-        return None
-    return {"rows": sorted({k[0] for k in cells}), "cols": sorted({k[1] for k in cells}),
-            "cells": [{"transform": t, "harm": h, "k": k, "n": n} for (t, h), (k, n) in sorted(cells.items())]}
+def _views(view: BundleView) -> dict[str, list[dict[str, Any]]]:
+    """Per category, the chart specs its suite's report views make from the stubs and its metric rows."""
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for stub in view.stubs:
+        grouped[stub["category"]].append(stub)
+    suite_rows = view.predicate.get("metrics", {}).get("suites", {})
+    out: dict[str, list[dict[str, Any]]] = {}
+    for category, views in sorted(views_by_category().items()):
+        if category in grouped:
+            specs = [fn(grouped[category], suite_rows.get(category, [])) for fn in views]
+            out[category] = [spec for spec in specs if spec]
+    return out
 
 
 def _outcomes(view: BundleView) -> dict[str, dict[str, Any]]:
@@ -125,7 +123,7 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
         "counts": pred.get("counts"),
         "evaluation_results": _results(view),
         "suite_metrics": pred.get("metrics", {}).get("suites", {}),
-        "jailbreak_heatmap": _heatmap(view),
+        "views": _views(view),
         "outcomes": _outcomes(view),
         "examples": _examples(view, tiers, excerpt) if view.verified else [],
     }

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from crosslab.core.atomic import write_atomically
+from crosslab.core.errors import CrosslabError
 from crosslab.disclosure.leakscan import scan_files
 from crosslab.suites.registry import installed_sensitive
 from crosslab.report.render import render_html, render_json, render_markdown
@@ -14,7 +15,7 @@ from crosslab.items.item import Item
 FORMATS = ("html", "md", "json")
 
 
-class LeakError(ValueError):
+class LeakError(CrosslabError, ValueError):
     """A public report would carry restricted or withheld text; nothing was written."""
 
 

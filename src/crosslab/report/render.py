@@ -40,6 +40,19 @@ def _interval_row(label: str, score: float | None, ci: dict | None, colour: str)
             "high": ci["upper"] if ci else None, "colour": colour}
 
 
+def _chart(spec: dict[str, Any], series: str) -> str:
+    """Draw one chart spec from a suite's report view (docs/reports.md lists the kinds)."""
+    kind, title = spec["chart"], spec["title"]
+    if kind == "heatmap":
+        cells = {(c["row"], c["col"]): (c["k"], c["n"]) for c in spec["cells"]}
+        return charts.heatmap(cells, spec["rows"], spec["cols"], title)
+    if kind == "stacked_bars":
+        return charts.stacked_bars([(series, spec["counts"])], [tuple(o) for o in spec["order"]], title)
+    if kind == "intervals":
+        return charts.interval_chart(spec["rows"], title)
+    raise ValueError(f"unknown chart kind {kind!r} in a suite's report view")
+
+
 def build_charts(report: dict[str, Any]) -> dict[str, Any]:
     bundles = report["bundles"]
     colour = {b["key"]: charts.PALETTE[n % len(charts.PALETTE)] for n, b in enumerate(bundles)}
@@ -49,29 +62,8 @@ def build_charts(report: dict[str, Any]) -> dict[str, Any]:
                           colour[b["key"]])
             for b in bundles for r in b["evaluation_results"] if r["slice"] == "all" and r["category"] != "all"]
     dash.sort(key=lambda row: row["label"])
-    per_bundle: dict[str, list[Markup]] = {}
-    for b in bundles:
-        items: list[Markup] = []
-        hm = b["jailbreak_heatmap"]
-        if hm:
-            cells = {(c["transform"], c["harm"]): (c["k"], c["n"]) for c in hm["cells"]}
-            items.append(Markup(charts.heatmap(cells, hm["rows"], hm["cols"],
-                                               "Jailbreak attack success: transform × harm category")))
-        outcome = b["outcomes"].get("hallucination")
-        if outcome:
-            labels = sorted(outcome["counts"], key=lambda lab: (lab not in outcome["good_labels"],
-                                                                lab in ("incorrect", "answer"), lab))
-            order = [(lab, "good" if lab in outcome["good_labels"] else
-                      "neutral" if lab in ("not_attempted", "abstain") else "bad") for lab in labels]
-            items.append(Markup(charts.stacked_bars([(b["model_info"]["name"], outcome["counts"])], order,
-                                                    "Hallucination: outcomes of graded answers")))
-        scheming = [m for m in b["suite_metrics"].get("scheming", []) if m.get("method") == "wilson"]
-        if scheming:
-            rows = [{"label": f"{m['metric']} {group(m['group'])}"[:40], "estimate": m["estimate"],
-                     "low": m["low"], "high": m["high"],
-                     "note": f"{m.get('k', '?')}/{m['n']}"} for m in scheming]
-            items.append(Markup(charts.interval_chart(rows, "Scheming: rates per family (95% Wilson)")))
-        per_bundle[b["key"]] = items
+    per_bundle = {b["key"]: [Markup(_chart(spec, b["model_info"]["name"]))
+                             for specs in b["views"].values() for spec in specs] for b in bundles}
     forest = []
     for c in report["comparisons"]:
         rows = [{"label": f"{r['category']}/{r['slice']}", "difference": r["difference"], "low": r["low"],

@@ -1,10 +1,11 @@
 """Pinned suite digests against the suites installed here.
 
-A protocol pins each suite's content digest; running a different version of a
-suite under that protocol would publish results for a methodology nobody
-agreed to, so the mismatch stops the run. A pin may name a ``subset`` size (a
-quick profile): the items are then chosen deterministically and the digest
-pins exactly those items.
+A protocol pins each suite's content digest, and may pin the version of each
+of its graders; running a different version of a suite (or of a grader) under
+that protocol would publish results for a methodology nobody agreed to, so the
+mismatch stops the run. A pin may name a ``subset`` size (a quick profile):
+the items are then chosen deterministically and the digest pins exactly those
+items.
 """
 
 from __future__ import annotations
@@ -57,8 +58,28 @@ def pin_digest(name: str, subset: int | None = None) -> str:
     return items_digest(select_subset(get_suite(name).items(), subset))
 
 
+def grader_mismatches(pin: SuitePin) -> list[str]:
+    """One line per grader the pin names at a version the installed suite's graders don't write.
+
+    ``pin.graders`` maps a grading type to the version its verdicts carry
+    (``Verdict.version``); the installed suite declares the same in
+    ``Suite.grader_versions``. A pin that names no graders pins none (0.1.0 wrote ``{}``).
+    """
+    installed = get_suite(pin.name).grader_versions
+    problems = []
+    for kind, version in sorted(pin.graders.items()):
+        if kind not in installed:
+            have = ", ".join(f"{k} {v}" for k, v in sorted(installed.items())) or "none"
+            problems.append(f"suite {pin.name}: protocol pins grader {kind} version {version!r}, "
+                            f"the installed suite has no grader {kind} (it has: {have})")
+        elif installed[kind] != version:
+            problems.append(f"suite {pin.name}: protocol pins grader {kind} version {version!r}, "
+                            f"installed is {installed[kind]!r}")
+    return problems
+
+
 def pin_mismatches(protocol: Protocol) -> list[str]:
-    """One line per pinned suite that is missing or differs here; empty when all match."""
+    """One line per pinned suite that is missing or whose items or graders differ here; empty when all match."""
     problems = []
     for pin in protocol.suites:
         try:
@@ -68,4 +89,5 @@ def pin_mismatches(protocol: Protocol) -> list[str]:
             continue
         if installed != pin.digest:
             problems.append(f"suite {pin.name}: protocol pins {pin.digest[:16]}…, installed is {installed[:16]}…")
+        problems.extend(grader_mismatches(pin))
     return problems

@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crosslab.bundle.writer import write_bundle
+from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.journal import Journal
 from crosslab.run.session import RunConfig, execute_run, preflight
@@ -31,7 +32,7 @@ from crosslab.targets.registry import create_target
 Progress = Callable[[Direction, str, dict[str, Any]], None]
 
 
-class RoundError(ValueError):
+class RoundError(CrosslabError, ValueError):
     """The round can't run or be published as asked; the message says why."""
 
 

@@ -18,7 +18,9 @@ from crosslab.suites.registry import GraderFn, all_graders
 
 
 def _grade_includes(item: Item, record: dict[str, Any]) -> Verdict:
-    return grade_includes(final_answer(record), item.grading["target"])
+    spec = item.grading
+    # older items files and journals name the expected answer "target"
+    return grade_includes(final_answer(record), spec["expected"] if "expected" in spec else spec["target"])
 
 
 def graders() -> dict[str, GraderFn]:

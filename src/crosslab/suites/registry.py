@@ -21,6 +21,7 @@ from typing import Any
 import crosslab.suites
 from crosslab.grading.verdict import Verdict
 from crosslab.core.canonical import digest
+from crosslab.core.jsonl import jsonl_lines
 from crosslab.dialogue.base import Interaction
 from crosslab.dialogue.builtin import BUILTIN
 from crosslab.disclosure.leakscan import Sensitive
@@ -31,6 +32,8 @@ from crosslab.items.loader import ItemsError, parse_items
 EnvironmentFactory = Callable[[Item, int], ToolEnvironment]
 #: (item, journal record) -> verdict; None when the item is not graded.
 GraderFn = Callable[[Item, dict[str, Any]], Verdict | None]
+#: (outcomes of the suite's category, its metric rows) -> a chart spec for reports, or None.
+ReportView = Callable[[Sequence[dict[str, Any]], list[dict[str, Any]]], dict[str, Any] | None]
 #: outcome rows (stub-shaped dicts: category, slice, tier, status, label, score, facets, values) -> metric rows.
 MetricsFn = Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]]
 
@@ -50,14 +53,22 @@ class Suite:
     #: Bump whenever ``metrics`` (or anything it reads, e.g. a grader constant) would give other rows
     #: for the same outcomes: bundles record it, and verifiers re-check only under the same version.
     metrics_version: int = 1
+    #: Report views: each turns the category's outcomes and this suite's metric rows into a chart
+    #: spec (``{"chart": "heatmap" | "stacked_bars" | "intervals", "title", ...}``, docs/reports.md) or None.
+    report_views: tuple[ReportView, ...] = ()
     #: Interactions this suite's items name beyond the built-ins (single_turn, scripted, agent).
     interactions: dict[str, Interaction] = field(default_factory=dict)
+    #: The JSONL data file in ``package`` that ``items()`` reads when there is no ``build``.
+    data: str = "items.jsonl"
+    #: The version each grading type's verdicts carry (``Verdict.version``), by grading type; a
+    #: protocol's ``SuitePin.graders`` must name these exactly (``round/pins.py``).
+    grader_versions: dict[str, str] = field(default_factory=dict)
 
     def items(self) -> list[Item]:
         if self.build is not None:
             return self.build()
-        data = resources.files(self.package).joinpath("items.jsonl").read_text(encoding="utf-8")
-        return parse_items(data.splitlines(), f"suite {self.name}")
+        data = resources.files(self.package).joinpath(self.data).read_text(encoding="utf-8")
+        return parse_items(jsonl_lines(data), f"suite {self.name}")
 
     def content_digest(self) -> str:
         """Digest of the suite's items, for pinning a suite version in a protocol."""
@@ -134,6 +145,10 @@ def all_interactions() -> dict[str, Interaction]:
                 raise ItemsError(f"interaction {name!r} is claimed twice (suite {suite.name})")
             merged[name] = fn
     return merged
+
+
+def views_by_category() -> dict[str, tuple[ReportView, ...]]:
+    return {s.category: s.report_views for s in discover().values() if s.category and s.report_views}
 
 
 def metrics_by_category() -> dict[str, MetricsFn]:

@@ -18,6 +18,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from crosslab.core.errors import CrosslabError
 from crosslab.targets.deployment import Deployment
 
 Message = dict[str, Any]
@@ -100,7 +101,7 @@ class ChatResponse:
         )
 
 
-class TargetError(Exception):
+class TargetError(CrosslabError):
     """A failed model call, classified so the engine knows whether to retry.
 
     ``kind`` is a short stable word recorded in the journal: rate_limit,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crosslab.core.canonical import digest
+from crosslab.core.errors import CrosslabError
 from crosslab.core.yamlfile import read_yaml_mapping
 
 
@@ -35,7 +36,7 @@ class Limits(BaseModel):
 class Deployment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Literal["openai", "anthropic", "google", "local", "baseline"]
+    provider: Literal["openai", "anthropic", "google", "local", "baseline", "function"]
     model: str = Field(min_length=1)
     base_url: str | None = None
     system_prefix: str | None = None
@@ -63,7 +64,7 @@ class Deployment(BaseModel):
         return f"{self.provider}:{self.model}"
 
 
-class DeploymentError(ValueError):
+class DeploymentError(CrosslabError, ValueError):
     """A target spec or YAML file that cannot be turned into a Deployment."""
 
 

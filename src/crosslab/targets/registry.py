@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from crosslab.core.errors import CrosslabError
 from crosslab.targets.base import Target
 from crosslab.targets.deployment import (
     Deployment,
@@ -104,7 +105,7 @@ def parse_target(spec: str, overrides: dict[str, Any] | None = None) -> Deployme
     return build_deployment(fields, source)
 
 
-class CredentialsError(RuntimeError):
+class CredentialsError(CrosslabError, RuntimeError):
     """The API key a provider needs is not in the environment."""
 
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.hallucination.builder import build
     from crosslab.suites.hallucination.environment import CorpusEnvironment
-    from crosslab.suites.hallucination.graders import GRADERS
+    from crosslab.suites.hallucination.graders import GRADERS, VERSION
     from crosslab.suites.hallucination.metrics import metrics
     from crosslab.suites.registry import Suite
+    from crosslab.suites.hallucination.views import outcome_bars
 
     return Suite("hallucination",
                  "Facts with calibration, fabricated entities, false premises, high-stakes (medicine, law) "
                  "and closed-world citations.",
                  "crosslab.suites.hallucination", {"orlavia_corpus": CorpusEnvironment.for_item},
-                 category="hallucination", build=build, graders=dict(GRADERS), metrics=metrics)
+                 category="hallucination", build=build, graders=dict(GRADERS), metrics=metrics,
+                 grader_versions=dict.fromkeys(GRADERS, VERSION),
+                 report_views=(outcome_bars,))

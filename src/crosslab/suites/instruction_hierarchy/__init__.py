@@ -24,4 +24,6 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
                  category="instruction_hierarchy", build=build,
                  graders={extraction.GRADING: extraction.grade, conflict.GRADING: conflict.grade,
                           injection.GRADING: injection.grade},
+                 grader_versions={extraction.GRADING: extraction.VERSION, conflict.GRADING: conflict.VERSION,
+                                  injection.GRADING: injection.VERSION},
                  metrics=metrics)

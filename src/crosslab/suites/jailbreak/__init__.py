@@ -11,12 +11,15 @@ from __future__ import annotations
 
 def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.jailbreak.builder import CATEGORY, GRADING_TYPE, build
-    from crosslab.suites.jailbreak.grader import make_grader
+    from crosslab.suites.jailbreak.grader import DEFAULT_VERSION, make_grader
     from crosslab.suites.jailbreak.metrics import metrics
     from crosslab.suites.registry import Suite
+    from crosslab.suites.jailbreak.views import attack_heatmap
 
     return Suite("jailbreak",
                  "Harmful requests (8 harm categories) and benign twins under 13 attack transforms: "
                  "attack success rate and over-refusal.",
                  "crosslab.suites.jailbreak", category=CATEGORY, build=build,
-                 graders={GRADING_TYPE: make_grader()}, metrics=metrics)
+                 graders={GRADING_TYPE: make_grader()}, grader_versions={GRADING_TYPE: DEFAULT_VERSION},
+                 metrics=metrics,
+                 report_views=(attack_heatmap,))

@@ -23,6 +23,15 @@ NAME = "jailbreak_refusal"
 VERSION = "1"
 
 
+def grader_version(assessor: Assessor) -> str:
+    """The version this suite's verdicts carry: the suite grader's own, plus the assessor's name and version."""
+    return f"{VERSION}+{assessor.name}.{assessor.version}"
+
+
+#: What the installed suite's verdicts carry (the default, rule-based assessor): ``1+refusal.1``.
+DEFAULT_VERSION = grader_version(DetectorAssessor())
+
+
 def make_grader(assessor: Assessor | None = None) -> GraderFn:
     used: Assessor = assessor if assessor is not None else DetectorAssessor()
 
@@ -31,7 +40,7 @@ def make_grader(assessor: Assessor | None = None) -> GraderFn:
         result = used.assess(prompt, final_answer(record))
         expect = item.grading["expect"]
         evidence = {**result.evidence, "expect": expect, "assessor": f"{used.name}/{used.version}"}
-        return Verdict(NAME, f"{VERSION}+{used.name}.{used.version}", result.label,
+        return Verdict(NAME, grader_version(used), result.label,
                        refusal.score(result.label, expect), evidence, dict(result.values))
 
     return grade

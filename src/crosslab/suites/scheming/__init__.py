@@ -23,8 +23,9 @@ def make_environment(item: Any, seed: int) -> Any:
 
 def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.registry import Suite
+    from crosslab.suites.scheming.views import family_rates
     from crosslab.suites.scheming.build import build
-    from crosslab.suites.scheming.grader import grade
+    from crosslab.suites.scheming.grader import VERSION, grade
     from crosslab.suites.scheming.interaction import agent_interrogated
     from crosslab.suites.scheming.metrics import metrics
 
@@ -32,5 +33,6 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
                  "Covert actions in agentic scenarios (8 families × 3 scenarios × 2 counterfactual variants), "
                  "follow-up interrogation, sandbagging gap.",
                  "crosslab.suites.scheming", {"scheming": make_environment}, category="scheming",
-                 build=build, graders={"scheming": grade}, metrics=metrics,
+                 build=build, graders={"scheming": grade}, grader_versions={"scheming": VERSION}, metrics=metrics,
+                 report_views=(family_rates,),
                  interactions={"agent_interrogated": agent_interrogated})

@@ -1,0 +1,39 @@
+"""The root of crosslab's own errors."""
+
+from __future__ import annotations
+
+
+class CrosslabError(Exception):
+    """Something crosslab refuses or could not do; the message says what, in one line fit for a user.
+
+    Every error class crosslab defines for its callers derives from it, so a
+    caller (the CLI above all) can catch them all with one ``except
+    CrosslabError``. Each keeps the built-in base it had before, so existing
+    ``except ValueError`` / ``except RuntimeError`` handlers still catch it::
+
+        CrosslabError                          core/errors.py
+        ├── ValueError: bad input (a file, an id, evidence that does not check out)
+        │   ├── StrictJSONError                core/strictjson.py     a signed JSON document that is not strict JSON
+        │   ├── VerificationError              attest/errors.py       a signature, proof or commitment fails
+        │   ├── ItemsError                     items/loader.py        an items file or suite that cannot be read
+        │   ├── IdentityError                  identity/keys.py       a lab id or identity file fails a check
+        │   ├── KeystoreError                  identity/keystore.py   a missing, unsafe or damaged keystore entry
+        │   │   └── LabExistsError             identity/keystore.py   creating keys for a lab that has them
+        │   ├── EncryptionError                disclosure/encryption.py  age encryption or decryption failed
+        │   ├── DeploymentError                targets/deployment.py  a target spec that cannot be parsed
+        │   ├── ProtocolError                  protocol/schema.py     a protocol file that cannot be loaded
+        │   ├── BundleError                    bundle/writer.py       a bundle that cannot be written
+        │   ├── RevealError                    bundle/reveal.py       a reveal that cannot be made
+        │   ├── RoundError                     round/share.py         a round that is not ready or not ours
+        │   └── LeakError                      report/output.py       a public report would leak restricted text
+        ├── RuntimeError: the environment
+        │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used
+        │   └── CredentialsError               targets/registry.py    a provider's API key is missing
+        ├── TargetError                        targets/base.py        one failed model call, classified by kind
+        └── SampleError                        engine/caller.py       a call that failed for good (no retries left)
+
+    Not crosslab errors, on purpose: the sandbox's ``FsError``, ``ToolInputError``
+    and ``ShellSyntaxError`` (``sandbox/``) are failures *inside* a simulated
+    environment; they become tool output for the model under test and never
+    reach a user.
+    """
