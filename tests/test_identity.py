@@ -162,6 +162,20 @@ def test_private_key_files_with_wide_permissions_are_refused(tmp_path: Path) -> 
         store.age_identity("acme")
 
 
+@pytest.mark.parametrize("which", ["root", "lab"])
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_keystore_directories_writable_by_others_are_refused(tmp_path: Path, which: str, mode: int) -> None:
+    store = Keystore(tmp_path / "ks")
+    store.create("acme", "Acme AI")
+    directory = tmp_path / "ks" if which == "root" else tmp_path / "ks" / "acme"
+    os.chmod(directory, mode)
+    with pytest.raises(KeystoreError, match=rf"keystore directory {directory} has permissions {mode:04o}: "
+                                            r"group or others can write to it.*chmod 700"):
+        store.signing_key("acme")
+    os.chmod(directory, 0o755)  # readable by others is the user's choice; writable is not
+    store.signing_key("acme")
+
+
 def test_permissions_do_not_depend_on_umask(tmp_path: Path) -> None:
     old = os.umask(0)
     try:

@@ -25,6 +25,24 @@ def test_ok_is_never_overwritten_but_error_is_replaced(tmp_path: Path):
     assert j.counts() == {"ok": 1, "error": 0}
 
 
+def test_journals_are_private_whatever_the_umask(tmp_path: Path):
+    """Journals hold whole transcripts, restricted ones too: only their owner may read them."""
+    import os
+    import stat
+
+    old = os.umask(0o000)
+    try:
+        j = Journal.create(tmp_path / "run", {"run_id": "r"}, ITEMS)
+        j.write(record("s1", "ok"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "run").st_mode) == 0o700
+    files = sorted(p for p in (tmp_path / "run").iterdir())
+    assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), \
+        {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    j.close()
+
+
 def test_meta_and_items_round_trip(tmp_path: Path):
     j = Journal.create(tmp_path / "run", {"run_id": "r", "epochs": 2}, ITEMS)
     j.close()

@@ -141,6 +141,9 @@ def test_reveal_later_is_checked_against_the_original_stubs(ran: dict, tmp_path:
     assert made.returncode == 0, made.stderr
     result = run_cli("verify", str(bundle), "--keys", str(ran["trusted"]))
     assert result.returncode == 0 and f"revealed later: {len(hidden)}" in result.stdout
+    withheld = sum(1 for s in stubs if s["tier"] == "withheld")
+    assert f"withheld {withheld}: committed, {withheld} of them revealed later" in result.stdout
+    assert "not revealed" not in result.stdout
     path = bundle / layout.REVEALS / "0001.jsonl"
     entry = orjson.loads(path.read_bytes().splitlines()[0])
     forged = entry["d"][:-2] + ("A" if entry["d"][-2] != "A" else "B") + entry["d"][-1]

@@ -226,3 +226,77 @@ def test_a_bad_countersignature_is_blamed_on_the_evaluated_lab(tmp_path: Path):
     (bundle / layout.STATEMENT).write_text(json_.dumps(envelope))
     refused(bundle, r"^statement\.dsse\.json: signature by .* does not verify \(the evaluated lab's "
                     r"countersignature, borealis\)")
+
+
+# What the buyer pins.
+
+def test_buyer_pins_protocol_and_round(tmp_path: Path):
+    import hashlib
+
+    bundle = FIXTURES / BUNDLES[0]
+    protocol_id = hashlib.sha256((bundle / layout.PROTOCOL).read_bytes()).hexdigest()
+    ok = run_cli("verify", str(bundle), "--keys", str(TRUSTED), "--protocol-id", protocol_id, "--round", "1")
+    assert ok.returncode == 0, ok.stderr
+    wrong_id = run_cli("verify", str(bundle), "--keys", str(TRUSTED), "--protocol-id", "ab" * 32)
+    assert wrong_id.returncode == 1 and f"protocol.json: protocol {protocol_id}, not the pinned" in wrong_id.stderr
+    old_round = run_cli("verify", str(bundle), "--keys", str(TRUSTED), "--round", "2")
+    assert old_round.returncode == 1
+    assert "protocol.json: round 1 of 2026-12-03, not the expected round 2" in old_round.stderr
+
+
+def test_a_stripped_countersignature_fails_when_one_is_required(tmp_path: Path):
+    import json
+
+    bundle = tmp_path / "stripped"
+    shutil.copytree(FIXTURES / BUNDLES[0], bundle)
+    envelope = json.loads((bundle / layout.STATEMENT).read_text())
+    envelope["signatures"] = envelope["signatures"][:1]  # the evaluator's; Borealis's is gone
+    (bundle / layout.STATEMENT).write_text(json.dumps(envelope))
+    (bundle / layout.RESPONSE).unlink()
+    assert not verify_bundle(bundle, pinned()).countersigned  # still the evaluator's valid bundle
+    with pytest.raises(VerificationError, match=r"^statement\.dsse\.json: not countersigned by the evaluated lab "
+                                                r"\(borealis\); a countersignature is required"):
+        verify_bundle(bundle, pinned(), require_countersignature=True)
+    assert verify_bundle(FIXTURES / BUNDLES[0], pinned(), require_countersignature=True).countersigned
+
+
+def test_two_different_trusted_identities_for_one_lab(tmp_path: Path):
+    keys = tmp_path / "keys"
+    shutil.copytree(TRUSTED, keys)
+    other = run_cli("keys", "new", "aurora", "--name", "Impostor", "--out", str(tmp_path / "other"),
+                    env={"CROSSLAB_KEYSTORE": str(tmp_path / "ks")})
+    assert other.returncode == 0, other.stderr
+    shutil.copy(tmp_path / "other" / "aurora.identity.json", keys / "aurora-2.identity.json")
+    result = run_cli("verify", str(FIXTURES / BUNDLES[0]), "--keys", str(keys))
+    assert result.returncode == 2
+    assert "aurora-2.identity.json" in result.stderr and "aurora.identity.json" in result.stderr
+    assert "two different identities for aurora" in result.stderr
+
+
+def test_unpadded_base64_in_a_valid_envelope_is_accepted(tmp_path: Path):
+    """DSSE allows base64 with or without padding; both decode to the same signed payload."""
+    import json
+
+    for filler in ("", "x", "xy"):  # one of three payload lengths needs padding
+        bundle = resigned(tmp_path / f"f{len(filler)}", lambda p, f=filler: p["runs"][0].update(note=f))
+        envelope = json.loads((bundle / layout.STATEMENT).read_text())
+        if not envelope["payload"].endswith("="):
+            continue
+        envelope["payload"] = envelope["payload"].rstrip("=")
+        for sig in envelope["signatures"]:
+            sig["sig"] = sig["sig"].rstrip("=")
+        (bundle / layout.STATEMENT).write_text(json.dumps(envelope))
+        assert verify_bundle(bundle, pinned()).evaluator == "aurora"
+        return
+    raise AssertionError("no payload length needed padding")
+
+
+def test_duplicate_keys_in_the_statement_envelope_are_refused(bundle: Path):
+    text = (bundle / layout.STATEMENT).read_text()
+    (bundle / layout.STATEMENT).write_text('{"payloadType": "x",' + text[1:])
+    refused(bundle, r"^statement\.dsse\.json: envelope is not valid JSON: duplicate key 'payloadType'")
+
+
+def test_a_byte_order_mark_is_named(bundle: Path):
+    (bundle / layout.STATEMENT).write_bytes(b"\xef\xbb\xbf" + (bundle / layout.STATEMENT).read_bytes())
+    refused(bundle, r"^statement\.dsse\.json: envelope is not valid JSON: starts with a byte-order mark")

@@ -94,6 +94,7 @@ class VerificationResult:
     response: str | None
     metrics: dict[str, Any] = field(default_factory=dict)
     revealed: int = 0  # later reveals (reveals/*.jsonl) checked against the original stubs
+    withheld_revealed: int = 0  # of the withheld stubs, how many a later reveal opened
     suite_metrics: list[SuiteMetricsCheck] = field(default_factory=list)
 
     @property
@@ -419,6 +420,7 @@ class Slots:
 
     positions: list[Any]  # one (epoch, slot) per stub, then (None, the evaluated deployment's digest)
     items: dict[int, Any] = field(default_factory=dict)
+    opened: list[int] = field(default_factory=list)  # stub indices disclosed so far, in any file
 
     @classmethod
     def from_runs(cls, runs: list[dict[str, Any]], target_digest: str) -> Slots:
@@ -441,6 +443,7 @@ def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: st
         if i in seen:
             raise VerificationError(f"{name}:{number}: stub {i} is disclosed twice")
         seen.add(i)
+        slots.opened.append(i)
         slot = slots.positions[i][1]
         if slots.items.setdefault(slot, item_id) != item_id:
             raise VerificationError(f"{name}:{number}: stub {i} discloses item {printable(str(item_id))!r}, but the "
@@ -455,7 +458,9 @@ def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: st
 
 def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_identity: Any = None,
                   metric_definitions: Mapping[str, MetricDefinition] | None = None,
-                  strict: bool = False) -> VerificationResult:
+                  strict: bool = False, expected_protocol_id: str | None = None,
+                  expected_round: int | None = None,
+                  require_countersignature: bool = False) -> VerificationResult:
     """Check everything; raise VerificationError naming the first mismatch, else return the result.
 
     ``metric_definitions`` (category -> definition) are the suite metric
@@ -464,6 +469,11 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     """
     reader = BundleFiles(bundle)  # a closed set of regular files, each within its size limit
     protocol = _load_protocol(reader, pinned)  # checks 1 and 2
+    if expected_protocol_id is not None and protocol.id != expected_protocol_id.lower():
+        raise VerificationError(f"{layout.PROTOCOL}: protocol {protocol.id}, not the pinned {expected_protocol_id}")
+    if expected_round is not None and protocol.round.number != expected_round:
+        raise VerificationError(f"{layout.PROTOCOL}: round {protocol.round.number} of {protocol.round.date}, "
+                                f"not the expected round {expected_round}")
     verified, stmt, pred = _verified_statement(reader, protocol)  # check 3
     files = {name: reader.read(name) for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED)}
     files[layout.PROTOCOL] = protocol.canonical()
@@ -489,10 +499,15 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         restricted = _check_disclosures(plain, stubs, set(policy.partners) - set(policy.public), layout.RESTRICTED,
                                         slots)
     withheld = sum(1 for s in stubs if s["tier"] not in policy.partners)  # check 10: counted, committed
+    before = set(slots.opened)
     revealed = _check_reveals(reader, stubs, set(TIERS) - set(policy.public), slots)  # check 11
+    withheld_revealed = sum(1 for i in set(slots.opened) - before if stubs[i]["tier"] not in policy.partners)
     evaluated = pred["evaluated"]
     evaluated_key = protocol.participant(evaluated["lab"]).identity.signing_key.keyid
     response = _check_response(reader, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
+    if require_countersignature and evaluated_key not in verified.keyids:
+        raise VerificationError(f"{layout.STATEMENT}: not countersigned by the evaluated lab ({evaluated['lab']}); "
+                                "a countersignature is required")
     return VerificationResult(
         protocol_id=protocol.id, format_version=layout.format_version(pred),
         crosslab_version=str(pred.get("crosslab_version")), round=protocol.round.model_dump(mode="json"),
@@ -500,6 +515,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         stubs=len(stubs), by_tier={t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS},
         public_verified=public, restricted_verified=restricted, withheld=withheld,
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
+        withheld_revealed=withheld_revealed,
         suite_metrics=suite_checks)
 
 

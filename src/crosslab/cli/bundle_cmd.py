@@ -23,13 +23,17 @@ def _pinned(keys: Path) -> dict[str, Any]:
     files = sorted(keys.glob("*.identity.json")) if keys.is_dir() else []
     if not files:
         fail(f"no identity files (*.identity.json) in {keys}")
-    pinned = {}
+    pinned: dict[str, Any] = {}
+    source: dict[str, Path] = {}
     for path in files:
         try:
             identity = load_identity(path)
         except (CrosslabError, OSError) as exc:
             fail(f"{path}: {exc}")
-        pinned[identity.lab] = identity
+        if identity.lab in pinned and pinned[identity.lab] != identity:
+            fail(f"{source[identity.lab]} and {path} are two different identities for {identity.lab}: "
+                 "trust one of them")
+        pinned[identity.lab], source[identity.lab] = identity, path
     return pinned
 
 
@@ -109,6 +113,12 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (also on failure).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when a suite's metrics cannot be re-checked "
                                                           "(made with another metrics version).")] = False,
+    protocol_id: Annotated[str | None, typer.Option("--protocol-id", help="Fail unless the bundle is under "
+                                                    "this protocol (the full id you expect).")] = None,
+    round_number: Annotated[int | None, typer.Option("--round", help="Fail unless the bundle is of this round.")]
+    = None,
+    require_countersignature: Annotated[bool, typer.Option(
+        "--require-countersignature", help="Fail unless the evaluated lab countersigned the bundle.")] = False,
 ) -> None:
     """Verify a bundle offline; exit 0 only when everything matches."""
     import json
@@ -122,7 +132,8 @@ def verify(
     partner = age_identity_or_exit(lab, keystore)
     try:
         report = verify_bundle(bundle, pinned, partner_identity=partner, metric_definitions=installed_definitions(),
-                               strict=strict)
+                               strict=strict, expected_protocol_id=protocol_id, expected_round=round_number,
+                               require_countersignature=require_countersignature)
     except Exception as exc:  # noqa: BLE001 - fail closed, one line, whatever the input did
         message = str(exc) if isinstance(exc, VerificationError) else \
             f"{printable(str(bundle))}: could not be checked ({type(exc).__name__}: {exc})"
@@ -145,7 +156,9 @@ def verify(
     out(f"stubs {report.stubs} ({tiers}); public disclosures checked {report.public_verified}; "
         + (f"restricted checked {report.restricted_verified}" if report.restricted_verified is not None
            else "restricted not decrypted (no --as)")
-        + f"; withheld {report.withheld}: committed, not revealed", soft_wrap=True, highlight=False)
+        + f"; withheld {report.withheld}: committed"
+        + (f", {report.withheld_revealed} of them revealed later" if report.withheld_revealed else ", not revealed"),
+        soft_wrap=True, highlight=False)
     if report.revealed:
         out(f"revealed later: {report.revealed} disclosures checked against the original stubs",
             soft_wrap=True, highlight=False)

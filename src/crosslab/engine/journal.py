@@ -9,6 +9,7 @@ else, and later stages (grading, results) read only this file.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -56,8 +57,15 @@ class Journal:
     # -- opening ---------------------------------------------------------
     @classmethod
     def create(cls, run_dir: Path, meta: dict[str, Any], items: list[Item]) -> Journal:
-        """Make a new run directory's journal; the directory must not exist yet."""
-        run_dir.mkdir(parents=True, exist_ok=False)
+        """Make a new run directory's journal; the directory must not exist yet.
+
+        Journals hold whole transcripts, restricted ones included: the directory
+        is 0700 and the database (and SQLite's WAL files, which copy its mode) 0600.
+        """
+        run_dir.mkdir(parents=True, exist_ok=False, mode=0o700)
+        os.chmod(run_dir, 0o700)  # exactly, whatever the umask
+        os.close(os.open(run_dir / JOURNAL_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.chmod(run_dir / JOURNAL_FILE, 0o600)
         conn = cls._connect(run_dir / JOURNAL_FILE)
         conn.executescript(_SCHEMA)
         with conn:

@@ -80,6 +80,14 @@ def _read_private(path: Path) -> bytes:
         return f.read()
 
 
+def _refuse_writable_by_others(directory: Path) -> None:
+    """A key directory others can write to lets them swap a key in: refuse it, as ssh does."""
+    mode = stat.S_IMODE(os.stat(directory).st_mode)
+    if mode & 0o022:
+        raise KeystoreError(f"keystore directory {directory} has permissions {mode:04o}: group or others can write "
+                            f"to it, so its keys cannot be trusted (run: chmod 700 {directory})")
+
+
 class Keystore:
     """Private keys for the labs this machine acts for, one directory per lab."""
 
@@ -91,6 +99,8 @@ class Keystore:
         if not path.is_dir():
             raise KeystoreError(f"no keys for lab {lab!r} in keystore {self.root} "
                                 f"(create them with: crosslab keys new {lab} --name ...)")
+        for directory in (self.root, path):
+            _refuse_writable_by_others(directory)
         return path
 
     def ensure_absent(self, lab: str) -> None:
