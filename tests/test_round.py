@@ -201,7 +201,9 @@ def test_sensitive_text_ignores_passages_public_items_share():
         ["salt", {"messages": [{"content": "Tell me how to get into my neighbour's wifi network tonight."}]}])
     ).decode().rstrip("=")}) + b"\n"}
     assert [h.item_id for h in scan_files(encoded, sensitive)] == ["res"]
-    assert scan_files({"restricted.age": leaked["report.md"]}, sensitive) == []
+    # encrypted files are known by the age header, not the name: plain text named .age is scanned
+    assert [h.item_id for h in scan_files({"restricted.age": leaked["report.md"]}, sensitive)] == ["res"]
+    assert scan_files({"restricted.age": b"age-encryption.org/v1\n" + leaked["report.md"]}, sensitive) == []
 
 
 def test_bundle_statement_verifies_with_securesystemslib(ran: dict):

@@ -300,3 +300,21 @@ def test_duplicate_keys_in_the_statement_envelope_are_refused(bundle: Path):
 def test_a_byte_order_mark_is_named(bundle: Path):
     (bundle / layout.STATEMENT).write_bytes(b"\xef\xbb\xbf" + (bundle / layout.STATEMENT).read_bytes())
     refused(bundle, r"^statement\.dsse\.json: envelope is not valid JSON: starts with a byte-order mark")
+
+
+def test_countersign_refuses_a_reply_carrying_restricted_text_in_base64(tmp_path: Path):
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from crosslab.bundle.countersign import countersign
+    from crosslab.suites.registry import get_suite
+
+    bundle = resigned(tmp_path, lambda p: None)
+    before = (bundle / layout.STATEMENT).read_bytes()
+    restricted = next(i for i in get_suite("jailbreak").items() if i.tier == "restricted")
+    smuggled = base64.b64encode(restricted.messages[-1]["content"].encode()).decode()
+    key = load_pem_private_key((FIXTURES / "borealis.signing_key.pem").read_bytes(), None)
+    with pytest.raises(VerificationError, match=r"^leak scan: the reply would publish restricted text"):
+        countersign(bundle, "borealis", key, pinned(), f"We disagree. Context: {smuggled}")
+    assert (bundle / layout.STATEMENT).read_bytes() == before and not (bundle / layout.RESPONSE).exists()

@@ -19,6 +19,8 @@ from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
 from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.disclosure.leakscan import scan_text
+from crosslab.suites.registry import installed_sensitive
 from crosslab.bundle.verify import VerificationResult, verify_bundle
 from crosslab.identity.keys import PublicIdentity, raw_public_bytes
 
@@ -32,6 +34,11 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
     keyid = pinned[lab].signing_key.keyid
     if raw_public_bytes(pinned[lab].public_key()) != raw_public_bytes(signing_key.public_key()):
         raise VerificationError(f"the private key given is not {lab}'s pinned signing key")
+    if response is not None:
+        hits = scan_text("the reply", response, installed_sensitive())
+        if hits:
+            raise VerificationError(f"leak scan: the reply would publish {hits[0].kind} ({hits[0]}); "
+                                    "nothing was countersigned")
     envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
     files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}
     if response is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,13 +26,15 @@ from typing import Any
 import orjson
 
 from crosslab.disclosure.canary import PATTERN as CANARY
+from crosslab.disclosure.normalise import views
 from crosslab.items.item import Item
 
 SHINGLE = 8
 MIN_WORDS = 4
 _WORD = re.compile(r"\w+")
-#: Files in a bundle directory that are never public (encrypted or private).
-NOT_PUBLIC = frozenset({"restricted.age"})
+_SPACES = re.compile(r"\s+")
+#: Encrypted files are recognised by the age header, never by their name.
+AGE_HEADER = b"age-encryption.org/v1\n"
 
 
 def words(text: str) -> list[str]:
@@ -93,28 +94,37 @@ class Hit:
 
 
 def scan_text(artifact: str, text: str, sensitive: Sensitive) -> list[Hit]:
-    hits = [Hit(artifact, "canary", None, m.group(0)[:24] + "…") for m in CANARY.finditer(text)]
-    tokens = words(html.unescape(text))
+    """Canaries (also written with spaces) and runs of sensitive words in every view of ``text``
+    (normalised, and each base64/hex token decoded: disclosure/normalise.py)."""
+    hits: list[Hit] = []
+    canaries: set[str] = set()
     seen: set[str] = set()
-    for n, table in sensitive.grams.items():
-        for gram in _grams(tokens, n):
-            item_id = table.get(gram)
-            if item_id is not None and item_id not in seen:
-                seen.add(item_id)
-                hits.append(Hit(artifact, "restricted text", item_id, " ".join(gram[:3]) + " …"))
+    for view in views(text):
+        for m in CANARY.finditer(_SPACES.sub("", view)):
+            if m.group(0) not in canaries:
+                canaries.add(m.group(0))
+                hits.append(Hit(artifact, "canary", None, m.group(0)[:24] + "…"))
+        tokens = words(view)
+        for n, table in sensitive.grams.items():
+            for gram in _grams(tokens, n):
+                item_id = table.get(gram)
+                if item_id is not None and item_id not in seen:
+                    seen.add(item_id)
+                    hits.append(Hit(artifact, "restricted text", item_id, " ".join(gram[:3]) + " …"))
     return hits
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _strings(value: Any, keys: list[str]) -> Iterator[str]:
+    """The string values in document order (so text split across fields reads on); keys go to ``keys``."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield k
-            yield from _strings(v)
+            keys.append(k)
+            yield from _strings(v, keys)
     elif isinstance(value, list):
         for v in value:
-            yield from _strings(v)
+            yield from _strings(v, keys)
 
 
 def _decode_b64(text: str) -> str | None:
@@ -129,7 +139,9 @@ def _decode_b64(text: str) -> str | None:
 def _as_text(decoded: str) -> str:
     """JSON is flattened to its strings (so escapes don't split words); anything else is kept."""
     try:
-        return "\n".join(_strings(orjson.loads(decoded)))
+        keys: list[str] = []
+        values = list(_strings(orjson.loads(decoded), keys))
+        return "\n".join(values) + "\n\n" + "\n".join(keys)
     except orjson.JSONDecodeError:
         return decoded
 
@@ -138,6 +150,10 @@ def readable_views(name: str, data: bytes) -> Iterator[tuple[str, str]]:
     """(artifact label, text) pairs: the file as text, plus decoded disclosures and DSSE payloads."""
     text = data.decode("utf-8", errors="replace")
     yield name, text
+    if text.lstrip().startswith(("{", "[")):
+        flat = _as_text(text)
+        if flat is not text:
+            yield name, flat
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.startswith("{"):
             continue
@@ -156,8 +172,13 @@ def scan_files(files: dict[str, bytes], sensitive: Sensitive) -> list[Hit]:
     """Scan named public artifacts (encrypted files are skipped by name)."""
     hits: list[Hit] = []
     for name, data in sorted(files.items()):
-        if Path(name).name in NOT_PUBLIC or name.endswith(".age"):
+        if data.startswith(AGE_HEADER):  # encrypted, whatever its name; a plain file named *.age is scanned
             continue
+        found: dict[tuple[str, str | None], Hit] = {}  # views overlap: one hit per file, kind and item
         for label, text in readable_views(name, data):
-            hits.extend(scan_text(label, text, sensitive))
+            for hit in scan_text(label, text, sensitive):
+                key = (hit.kind, hit.item_id if hit.kind != "canary" else hit.excerpt)
+                if key not in found or (":" in hit.artifact and ":" not in found[key].artifact):
+                    found[key] = hit  # the most precise place: a line beats the whole file
+        hits.extend(found.values())
     return hits
