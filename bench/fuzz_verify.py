@@ -22,7 +22,7 @@ from support.mutations import FILES, mutate  # noqa: E402
 from support.release_bundles import BUNDLES, FIXTURES, borealis_age, pinned  # noqa: E402
 
 from crosslab.attest.errors import VerificationError  # noqa: E402
-from crosslab.bundle.suite_metrics import installed_definitions  # noqa: E402
+from crosslab.bundle.installed import installed_definitions  # noqa: E402
 from crosslab.bundle.verify import verify_bundle  # noqa: E402
 
 

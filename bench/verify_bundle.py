@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.bundle.writer import Direction, write_bundle
 from crosslab.engine.journal import Journal

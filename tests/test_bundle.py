@@ -14,7 +14,7 @@ from conftest import run_cli
 
 from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.identity.keys import load_identity
 from crosslab.suites.registry import get_suite
@@ -203,7 +203,7 @@ def _resign(bundle: Path, world: dict, lab: str, edit_predicate=None, stubs_line
     from crosslab.attest.dsse import dump_envelope
     from crosslab.attest.intoto import sign_statement
     from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
-    from crosslab.bundle.suite_metrics import installed_definitions
+    from crosslab.bundle.installed import installed_definitions
 
     store = _evaluator_key(world)
     envelope = json.loads((bundle / layout.STATEMENT).read_text())

@@ -137,7 +137,7 @@ def test_pinned_grader_versions_must_match_the_installed_graders(labs: dict, gra
 
 def test_grader_pins_are_optional_and_checked_per_grader():
     from crosslab.protocol.schema import SuitePin
-    from crosslab.round.pins import grader_mismatches
+    from crosslab.suites.pins import grader_mismatches
 
     digest = get_suite("jailbreak").content_digest()
     assert grader_mismatches(SuitePin(name="jailbreak", digest=digest)) == []  # 0.1.0 protocols: graders {}

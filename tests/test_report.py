@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO, run_cli
 from support.browser import load_page
 
-from crosslab.round.pins import pin_digest
+from crosslab.suites.pins import pin_digest
 from crosslab.report import charts
 from crosslab.report.output import LeakError, check_public
 from crosslab.suites.registry import get_suite

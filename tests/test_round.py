@@ -14,7 +14,7 @@ from conftest import run_cli
 from crosslab.bundle import layout
 from crosslab.disclosure.canary import canary_for
 from crosslab.disclosure.leakscan import Sensitive, scan_files
-from crosslab.round.pins import pin_digest, select_subset
+from crosslab.suites.pins import pin_digest, select_subset
 from crosslab.protocol.rounds import directions
 from crosslab.protocol.schema import load_protocol
 from crosslab.items.item import Item

@@ -15,7 +15,7 @@ from support.mutations import FILES, mutate
 from support.release_bundles import BUNDLES, FIXTURES, borealis_age, pinned
 
 from crosslab.attest.errors import VerificationError
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 
 DEFINITIONS = installed_definitions()

@@ -318,3 +318,62 @@ def test_countersign_refuses_a_reply_carrying_restricted_text_in_base64(tmp_path
     with pytest.raises(VerificationError, match=r"^leak scan: the reply would publish restricted text"):
         countersign(bundle, "borealis", key, pinned(), f"We disagree. Context: {smuggled}")
     assert (bundle / layout.STATEMENT).read_bytes() == before and not (bundle / layout.RESPONSE).exists()
+
+
+# With the suites installed at the pinned digest, positions are pinned items: no reordering, no relabelling.
+
+def _restub(bundle: Path, change) -> None:
+    """Edit stubs (and public disclosure lines) in place; the caller re-signs with a fixed Merkle root."""
+    import json
+
+    from crosslab.core.jcs import jcs
+
+    stubs = [json.loads(line) for line in (bundle / layout.ITEMS).read_bytes().splitlines()]
+    public = [json.loads(line) for line in (bundle / layout.PUBLIC).read_bytes().splitlines()]
+    change(stubs, public)
+    (bundle / layout.ITEMS).write_bytes(b"".join(jcs(s) + b"\n" for s in stubs))
+    (bundle / layout.PUBLIC).write_bytes(b"".join(jcs(e) + b"\n" for e in sorted(public, key=lambda e: e["i"])))
+
+
+def _fix_root_and_counts(tmp_path: Path):
+    def edit(p: dict) -> None:
+        import json
+
+        from crosslab.attest import merkle
+        from crosslab.bundle.metrics import counts_from_stubs, pass_rate_rows
+        lines = (tmp_path / "resigned" / layout.ITEMS).read_bytes().splitlines()
+        stubs = [json.loads(line) for line in lines]
+        p["stubs"]["merkle_root"] = merkle.root(lines).hex()
+        p["counts"] = counts_from_stubs(stubs)
+        p["metrics"]["rows"] = pass_rate_rows(stubs)
+    return edit
+
+
+def test_reordered_public_stubs_are_caught_against_the_pinned_items(tmp_path: Path):
+    from crosslab.bundle.installed import installed_contents
+
+    def swap(stubs: list, public: list) -> None:
+        a, b = [e["i"] for e in public[:2]]
+        assert stubs[a]["category"] == stubs[b]["category"]  # same suite: metrics stay equal
+        stubs[a], stubs[b] = {**stubs[b], "i": a}, {**stubs[a], "i": b}
+        for e in public[:2]:
+            e["i"] = b if e["i"] == a else a
+    bundle = resigned(tmp_path, _fix_root_and_counts(tmp_path), lambda b: _restub(b, swap))
+    verify_bundle(bundle, pinned())  # one epoch and no suite content: the core verifier cannot tell
+    with pytest.raises(VerificationError, match=r"^public\.jsonl:\d+: stub \d+ discloses item .*, but its "
+                                                r"position holds .*\(the pinned item"):
+        verify_bundle(bundle, pinned(), pinned_contents=installed_contents)
+
+
+def test_a_restricted_item_relabelled_public_is_caught_against_the_pinned_items(tmp_path: Path):
+    from crosslab.bundle.installed import installed_contents
+
+    def relabel(stubs: list, public: list) -> None:
+        target = next(s for s in stubs if s["tier"] == "restricted")
+        target["tier"] = "public"
+    bundle = resigned(tmp_path, _fix_root_and_counts(tmp_path), lambda b: _restub(b, relabel))
+    with pytest.raises(VerificationError, match=r"^items\.jsonl:\d+: stub \d+ is public, but the pinned item at "
+                                                r"this position is restricted"):
+        verify_bundle(bundle, pinned(), pinned_contents=installed_contents)
+    result = verify_bundle(FIXTURES / BUNDLES[0], pinned(), pinned_contents=installed_contents)
+    assert result.content_checked == ["instruction_hierarchy", "jailbreak", "hallucination", "scheming"]

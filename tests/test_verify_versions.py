@@ -25,7 +25,7 @@ from support.release_bundles import BUNDLES, FIXTURES, TRUSTED, borealis_age, pi
 import crosslab
 from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.disclosure.encryption import decrypt_with
 

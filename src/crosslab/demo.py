@@ -25,11 +25,11 @@ from typing import Any
 import yaml
 
 from crosslab.bundle.countersign import countersign
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.identity.keys import load_identity, write_identity
 from crosslab.identity.keystore import Keystore
-from crosslab.round.pins import pin_digest
+from crosslab.suites.pins import pin_digest
 from crosslab.protocol.rounds import Direction, directions
 from crosslab.protocol.schema import load_protocol
 from crosslab.protocol.signing import (
@@ -160,7 +160,8 @@ def run_demo(out: Path, *, full: bool = False, say: Progress = print,
     for done in result.directions:
         bundle, evaluated = done.bundle, done.direction.evaluated
         assert bundle is not None
-        if not verify_bundle(bundle, pinned, metric_definitions=installed_definitions()).countersigned:
+        if not verify_bundle(bundle, pinned, metric_definitions=installed_definitions(),
+                          pinned_contents=installed_contents).countersigned:
             reply = REPLY if evaluated == "borealis" else "Aurora has reviewed this bundle and accepts it."
             countersign(bundle, evaluated, store.signing_key(evaluated), pinned, reply)
             say(f"review: {LABS[evaluated]} countersigned {done.direction} with a reply")

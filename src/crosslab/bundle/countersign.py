@@ -18,7 +18,7 @@ from crosslab.attest.dsse import add_signature, b64decode, dump_envelope, load_e
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.disclosure.leakscan import scan_text
 from crosslab.suites.registry import installed_sensitive
 from crosslab.bundle.verify import VerificationResult, verify_bundle
@@ -28,7 +28,8 @@ from crosslab.identity.keys import PublicIdentity, raw_public_bytes
 def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: dict[str, PublicIdentity],
                 response: str | None = None) -> VerificationResult:
     """Verify the bundle, then add ``lab``'s signature (it must be the evaluated lab) and its reply."""
-    report = verify_bundle(bundle, pinned, metric_definitions=installed_definitions())
+    report = verify_bundle(bundle, pinned, metric_definitions=installed_definitions(),
+                          pinned_contents=installed_contents)
     if lab != report.evaluated:
         raise VerificationError(f"only the evaluated lab ({report.evaluated}) countersigns this bundle, not {lab}")
     keyid = pinned[lab].signing_key.keyid
@@ -48,4 +49,5 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
         files[layout.RESPONSE] = dump_envelope(sign_statement(reply, signing_key, keyid))
     for name, data in files.items():  # each file replaced atomically
         write_atomically(bundle / name, data)
-    return verify_bundle(bundle, pinned, metric_definitions=installed_definitions())
+    return verify_bundle(bundle, pinned, metric_definitions=installed_definitions(),
+                          pinned_contents=installed_contents)

@@ -18,7 +18,7 @@ import hashlib
 import re
 import multiprocessing as mp
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,9 @@ class VerificationResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     revealed: int = 0  # later reveals (reveals/*.jsonl) checked against the original stubs
     withheld_revealed: int = 0  # of the withheld stubs, how many a later reveal opened
+    #: Suites whose pinned items (ids, tiers, order) were checked against the stubs and disclosures.
+    content_checked: list[str] = field(default_factory=list)
+    by_suite_runs: list[str] = field(default_factory=list)  # the pinned suites, in protocol order
     suite_metrics: list[SuiteMetricsCheck] = field(default_factory=list)
 
     @property
@@ -317,6 +320,28 @@ def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[
     return stubs
 
 
+# Check 5 (continued): with the pinned items at hand, each position's tier and item are the pinned ones.
+def _check_pinned_tiers(stubs: list[Stub], runs: list[dict[str, Any]], contents: Mapping[str, list[tuple[str, str]]],
+                        slots: Slots) -> list[str]:
+    """Stub tiers against the pinned items now; disclosed item ids later (``slots.items`` is pre-filled)."""
+    tiers: dict[int, str] = {}
+    checked, base = [], 0
+    for run in runs:
+        items = contents.get(run["suite"])
+        if items is not None and len(items) == int(run["items"]):
+            for j, (item_id, tier) in enumerate(items):
+                slots.items[base + j] = item_id
+                tiers[base + j] = tier
+            checked.append(run["suite"])
+        base += int(run["items"])
+    for i, stub in enumerate(stubs):
+        tier = tiers.get(slots.positions[i][1])
+        if tier is not None and stub["tier"] != tier:
+            raise VerificationError(f"{layout.ITEMS}:{i + 1}: stub {i} is {stub['tier']}, but the pinned item at "
+                                    f"this position is {tier}")
+    return checked
+
+
 # Check 6: counts and pass rates recomputed from the stubs equal the statement's.
 def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> dict[str, Any]:
     if jcs(counts_from_stubs(stubs)) != jcs(pred.get("counts")):
@@ -446,8 +471,9 @@ def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: st
         slots.opened.append(i)
         slot = slots.positions[i][1]
         if slots.items.setdefault(slot, item_id) != item_id:
-            raise VerificationError(f"{name}:{number}: stub {i} discloses item {printable(str(item_id))!r}, but the "
-                                    f"same position of another epoch holds {printable(str(slots.items[slot]))!r}")
+            raise VerificationError(f"{name}:{number}: stub {i} discloses item {printable(str(item_id))!r}, but its "
+                                    f"position holds {printable(str(slots.items[slot]))!r} (the pinned item, or "
+                                    "the one disclosed there in another epoch)")
     expected = {s["i"] for s in stubs if s["tier"] in tiers}
     if complete and seen != expected:
         missing = sorted(expected - seen)
@@ -460,7 +486,9 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
                   metric_definitions: Mapping[str, MetricDefinition] | None = None,
                   strict: bool = False, expected_protocol_id: str | None = None,
                   expected_round: int | None = None,
-                  require_countersignature: bool = False) -> VerificationResult:
+                  require_countersignature: bool = False,
+                  pinned_contents: Callable[[Protocol], Mapping[str, list[tuple[str, str]]]] | None = None,
+                  ) -> VerificationResult:
     """Check everything; raise VerificationError naming the first mismatch, else return the result.
 
     ``metric_definitions`` (category -> definition) are the suite metric
@@ -481,6 +509,9 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     _check_claims(pred, protocol)
     _check_age_header(files[layout.RESTRICTED], len(protocol.participants))
     stubs = _check_stubs(files[layout.ITEMS], pred, protocol)  # check 5
+    slots = Slots.from_runs(pred["runs"], pred["evaluated"]["target_digest"])
+    contents = dict(pinned_contents(protocol)) if pinned_contents else {}
+    content_checked = _check_pinned_tiers(stubs, pred["runs"], contents, slots)
     metrics = _check_generic_metrics(stubs, pred)  # check 6
     suite_checks = _check_suite_metrics(stubs, pred, metrics["suites"], metric_definitions or {})  # check 7
     if strict and any(c.status != "rechecked" for c in suite_checks):
@@ -488,7 +519,6 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         raise VerificationError(f"{layout.STATEMENT}: {first.line()} (--strict)")
 
     policy = protocol.disclosure
-    slots = Slots.from_runs(pred["runs"], pred["evaluated"]["target_digest"])
     public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots)  # check 8
     restricted = None
     if partner_identity is not None:  # check 9
@@ -515,7 +545,8 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         stubs=len(stubs), by_tier={t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS},
         public_verified=public, restricted_verified=restricted, withheld=withheld,
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
-        withheld_revealed=withheld_revealed,
+        withheld_revealed=withheld_revealed, content_checked=content_checked,
+        by_suite_runs=[p.name for p in protocol.suites],
         suite_metrics=suite_checks)
 
 

@@ -28,7 +28,7 @@ from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
 from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
 from crosslab.bundle.stubs import encode_lines, stub_for, stub_line
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_definitions
 from crosslab.disclosure.encryption import encrypt_to
 from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.engine.journal import Journal

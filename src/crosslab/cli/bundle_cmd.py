@@ -125,13 +125,14 @@ def verify(
 
     from crosslab.attest.errors import VerificationError
     from crosslab.bundle.reader import printable
-    from crosslab.bundle.suite_metrics import installed_definitions
+    from crosslab.bundle.installed import installed_contents, installed_definitions
     from crosslab.bundle.verify import verify_bundle
 
     pinned = _pinned(keys)
     partner = age_identity_or_exit(lab, keystore)
     try:
         report = verify_bundle(bundle, pinned, partner_identity=partner, metric_definitions=installed_definitions(),
+                          pinned_contents=installed_contents,
                                strict=strict, expected_protocol_id=protocol_id, expected_round=round_number,
                                require_countersignature=require_countersignature)
     except Exception as exc:  # noqa: BLE001 - fail closed, one line, whatever the input did
@@ -162,6 +163,13 @@ def verify(
     if report.revealed:
         out(f"revealed later: {report.revealed} disclosures checked against the original stubs",
             soft_wrap=True, highlight=False)
+    unchecked = [r for r in report.by_suite_runs if r not in report.content_checked]
+    if report.content_checked:
+        out(f"pinned items (ids, tiers, order) checked for {', '.join(report.content_checked)}", soft_wrap=True,
+            highlight=False)
+    if unchecked:
+        out(f"[yellow]pinned items not checked for {', '.join(unchecked)}: not installed here at the pinned "
+            "digest", soft_wrap=True, highlight=False)
     for check in report.suite_metrics:
         style = "" if check.status == "rechecked" else "[yellow]"
         out(f"{style}{escape(check.line())}", soft_wrap=True, highlight=False)

@@ -71,7 +71,7 @@ def sign(
 def verify(path: ProtocolFile) -> None:
     """Exit 0 only if every participant signed this exact protocol and its suite pins match."""
     from crosslab.attest.errors import VerificationError
-    from crosslab.round.pins import pin_mismatches
+    from crosslab.suites.pins import pin_mismatches
     from crosslab.protocol.signing import envelope_path, read_envelope, verify_protocol
 
     protocol = _load(path)

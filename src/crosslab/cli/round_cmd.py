@@ -30,7 +30,7 @@ def _load(path: Path) -> tuple[Any, dict | None]:
 @app.command()
 def plan(protocol_path: ProtocolFile) -> None:
     """List every direction of the round (evaluator → evaluated deployment) with sample counts."""
-    from crosslab.round.pins import pin_mismatches, pinned_items
+    from crosslab.suites.pins import pin_mismatches, pinned_items
     from crosslab.protocol.rounds import directions
     from crosslab.round.share import check_ready
 

@@ -56,10 +56,10 @@ class SuitePin(Strict):
     name: str
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
     epochs: int = Field(1, ge=1, le=1000)
-    #: Grading type -> the version its verdicts carry (``Verdict.version``); ``round.pins.pin_mismatches``
+    #: Grading type -> the version its verdicts carry (``Verdict.version``); ``suites.pins.pin_mismatches``
     #: refuses a pin naming a grader the installed suite lacks or has at another version. Empty: none pinned.
     graders: dict[str, str] = Field(default_factory=dict)
-    #: Run only this many items, chosen by ``round.pins.select_subset`` (a quick profile);
+    #: Run only this many items, chosen by ``suites.pins.select_subset`` (a quick profile);
     #: the digest then pins exactly the selected items.
     subset: int | None = Field(None, ge=1)
 

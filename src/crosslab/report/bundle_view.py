@@ -17,7 +17,7 @@ import orjson
 
 from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
-from crosslab.bundle.suite_metrics import installed_definitions
+from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.bundle.verify import VerificationResult, verify_bundle
 from crosslab.disclosure.commitments import open_disclosure
 from crosslab.disclosure.encryption import decrypt_with
@@ -74,7 +74,8 @@ def load_view(bundle: Path, pinned: dict[str, PublicIdentity], partner_identity:
     """Verify and read a bundle; a failed verification is recorded, not raised."""
     try:
         report = verify_bundle(bundle, pinned, partner_identity=partner_identity,
-                               metric_definitions=installed_definitions())
+                               metric_definitions=installed_definitions(),
+                          pinned_contents=installed_contents)
         verified, problem = True, None
     except VerificationError as exc:
         report, verified, problem = None, False, str(exc)

@@ -21,7 +21,7 @@ from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.journal import Journal
 from crosslab.run.session import RunConfig, execute_run, preflight
-from crosslab.round.pins import pin_mismatches, pinned_items
+from crosslab.suites.pins import pin_mismatches, pinned_items
 from crosslab.protocol.rounds import Direction, agreed_deployment, directions
 from crosslab.protocol.schema import Protocol
 from crosslab.protocol.signing import verify_protocol

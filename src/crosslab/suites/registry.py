@@ -61,7 +61,7 @@ class Suite:
     #: The JSONL data file in ``package`` that ``items()`` reads when there is no ``build``.
     data: str = "items.jsonl"
     #: The version each grading type's verdicts carry (``Verdict.version``), by grading type; a
-    #: protocol's ``SuitePin.graders`` must name these exactly (``round/pins.py``).
+    #: protocol's ``SuitePin.graders`` must name these exactly (``suites/pins.py``).
     grader_versions: dict[str, str] = field(default_factory=dict)
 
     def items(self) -> list[Item]:
