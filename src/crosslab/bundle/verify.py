@@ -332,9 +332,10 @@ def _check_pinned_tiers(stubs: list[Stub], runs: list[dict[str, Any]], contents:
             for j, (item_id, tier) in enumerate(items):
                 slots.items[base + j] = item_id
                 tiers[base + j] = tier
+            slots.track = True
             checked.append(run["suite"])
         base += int(run["items"])
-    for i, stub in enumerate(stubs):
+    for i, stub in enumerate(stubs if tiers else ()):
         tier = tiers.get(slots.positions[i][1])
         if tier is not None and stub["tier"] != tier:
             raise VerificationError(f"{layout.ITEMS}:{i + 1}: stub {i} is {stub['tier']}, but the pinned item at "
@@ -343,15 +344,17 @@ def _check_pinned_tiers(stubs: list[Stub], runs: list[dict[str, Any]], contents:
 
 
 # Check 6: counts and pass rates recomputed from the stubs equal the statement's.
-def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> dict[str, Any]:
-    if jcs(counts_from_stubs(stubs)) != jcs(pred.get("counts")):
+def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns (metrics, counts), both as signed and recomputed."""
+    counts = counts_from_stubs(stubs)
+    if jcs(counts) != jcs(pred.get("counts")):
         raise VerificationError(f"{layout.STATEMENT}: counts differ from those recomputed from the stubs")
     metrics = pred.get("metrics")
     if not isinstance(metrics, dict) or set(metrics) != {"rows", "suites"} or not isinstance(metrics["suites"], dict):
         raise VerificationError(f"{layout.STATEMENT}: metrics are not {{rows, suites}}")
     if jcs(pass_rate_rows(stubs)) != jcs(metrics["rows"]):
         raise VerificationError(f"{layout.STATEMENT}: metrics differ from those recomputed from the stubs")
-    return metrics
+    return metrics, counts
 
 
 # Check 7: each suite's metrics, re-computed where this verifier has the definition the bundle declares.
@@ -445,7 +448,8 @@ class Slots:
 
     positions: list[Any]  # one (epoch, slot) per stub, then (None, the evaluated deployment's digest)
     items: dict[int, Any] = field(default_factory=dict)
-    opened: list[int] = field(default_factory=list)  # stub indices disclosed so far, in any file
+    #: Whether item ids need tracking: a suite with several epochs, or pinned items to compare with.
+    track: bool = False
 
     @classmethod
     def from_runs(cls, runs: list[dict[str, Any]], target_digest: str) -> Slots:
@@ -455,12 +459,12 @@ class Slots:
             n = int(run["items"])
             positions.extend((epoch, base + j) for epoch in range(1, int(run["epochs"]) + 1) for j in range(n))
             base += n
-        return cls([*positions, (None, target_digest)])
+        return cls([*positions, (None, target_digest)], track=any(int(r["epochs"]) > 1 for r in runs))
 
 
 # Checks 8, 9 and 11: a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs.
 def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str, slots: Slots,
-                       complete: bool = True) -> int:
+                       complete: bool = True) -> set[int]:
     """Also: the same slot of a suite (its item) holds the same item id in every epoch, across files."""
     indices = _checked_indices(_lines(data, name), stubs, tiers, name, slots.positions)
     seen: set[int] = set()
@@ -468,7 +472,8 @@ def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: st
         if i in seen:
             raise VerificationError(f"{name}:{number}: stub {i} is disclosed twice")
         seen.add(i)
-        slots.opened.append(i)
+        if not slots.track:
+            continue
         slot = slots.positions[i][1]
         if slots.items.setdefault(slot, item_id) != item_id:
             raise VerificationError(f"{name}:{number}: stub {i} discloses item {printable(str(item_id))!r}, but its "
@@ -479,7 +484,7 @@ def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: st
         missing = sorted(expected - seen)
         raise VerificationError(f"{name}: {len(missing)} {'/'.join(sorted(tiers))} stubs have no disclosure "
                                 f"(first: {missing[0]})")
-    return len(seen)
+    return seen
 
 
 def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_identity: Any = None,
@@ -512,26 +517,25 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     slots = Slots.from_runs(pred["runs"], pred["evaluated"]["target_digest"])
     contents = dict(pinned_contents(protocol)) if pinned_contents else {}
     content_checked = _check_pinned_tiers(stubs, pred["runs"], contents, slots)
-    metrics = _check_generic_metrics(stubs, pred)  # check 6
+    metrics, counts = _check_generic_metrics(stubs, pred)  # check 6
     suite_checks = _check_suite_metrics(stubs, pred, metrics["suites"], metric_definitions or {})  # check 7
     if strict and any(c.status != "rechecked" for c in suite_checks):
         first = next(c for c in suite_checks if c.status != "rechecked")
         raise VerificationError(f"{layout.STATEMENT}: {first.line()} (--strict)")
 
     policy = protocol.disclosure
-    public = _check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots)  # check 8
+    public = len(_check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots))  # 8
     restricted = None
     if partner_identity is not None:  # check 9
         try:
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
         except ValueError as exc:
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
-        restricted = _check_disclosures(plain, stubs, set(policy.partners) - set(policy.public), layout.RESTRICTED,
-                                        slots)
-    withheld = sum(1 for s in stubs if s["tier"] not in policy.partners)  # check 10: counted, committed
-    before = set(slots.opened)
-    revealed = _check_reveals(reader, stubs, set(TIERS) - set(policy.public), slots)  # check 11
-    withheld_revealed = sum(1 for i in set(slots.opened) - before if stubs[i]["tier"] not in policy.partners)
+        restricted = len(_check_disclosures(plain, stubs, set(policy.partners) - set(policy.public),
+                                            layout.RESTRICTED, slots))
+    withheld = sum(n for t, n in counts["by_tier"].items() if t not in policy.partners)  # check 10: counted
+    revealed, opened = _check_reveals(reader, stubs, set(TIERS) - set(policy.public), slots)  # check 11
+    withheld_revealed = sum(1 for i in opened if stubs[i]["tier"] not in policy.partners)
     evaluated = pred["evaluated"]
     evaluated_key = protocol.participant(evaluated["lab"]).identity.signing_key.keyid
     response = _check_response(reader, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
@@ -542,7 +546,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         protocol_id=protocol.id, format_version=layout.format_version(pred),
         crosslab_version=str(pred.get("crosslab_version")), round=protocol.round.model_dump(mode="json"),
         evaluator=pred["evaluator"], evaluated=evaluated["lab"], deployment=evaluated["deployment"],
-        stubs=len(stubs), by_tier={t: sum(1 for s in stubs if s["tier"] == t) for t in TIERS},
+        stubs=len(stubs), by_tier={t: counts["by_tier"].get(t, 0) for t in TIERS},
         public_verified=public, restricted_verified=restricted, withheld=withheld,
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
         withheld_revealed=withheld_revealed, content_checked=content_checked,
@@ -550,10 +554,16 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         suite_metrics=suite_checks)
 
 
-def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> int:
-    """Each reveal file's disclosures must open their original stubs' commitments."""
-    return sum(_check_disclosures(files.read(name), stubs, tiers, name, slots, complete=False)
-               for name in files.reveals)
+def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> tuple[int, set[int]]:
+    """Each reveal file's disclosures must open their original stubs' commitments.
+
+    Returns (disclosures checked, the stub indices they opened)."""
+    total, opened = 0, set()
+    for name in files.reveals:
+        seen = _check_disclosures(files.read(name), stubs, tiers, name, slots, complete=False)
+        total += len(seen)
+        opened |= seen
+    return total, opened
 
 
 def _check_response(files: BundleFiles, statement_payload: bytes, keys: dict, evaluated_key: str) -> str | None:
