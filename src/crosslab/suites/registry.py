@@ -125,26 +125,25 @@ def all_environments() -> dict[str, EnvironmentFactory]:
     return merged
 
 
+def _claimed_once(table: dict[str, Any], what: str, pick: Callable[[Suite], dict[str, Any]]) -> dict[str, Any]:
+    """``table`` plus every suite's entries of one kind; a name claimed twice is an error naming the suite."""
+    merged = dict(table)
+    for suite in discover().values():
+        for name, fn in pick(suite).items():
+            if name in merged:
+                raise ItemsError(f"{what} {name!r} is claimed twice (suite {suite.name})")
+            merged[name] = fn
+    return merged
+
+
 def all_graders() -> dict[str, GraderFn]:
     """Every suite's graders by grading type; two suites may not claim the same type."""
-    merged: dict[str, GraderFn] = {}
-    for suite in discover().values():
-        for kind, fn in suite.graders.items():
-            if kind in merged:
-                raise ItemsError(f"grading type {kind!r} is claimed by two suites")
-            merged[kind] = fn
-    return merged
+    return _claimed_once({}, "grading type", lambda s: s.graders)
 
 
 def all_interactions() -> dict[str, Interaction]:
     """The built-in interactions plus every suite's own; a name may be claimed once."""
-    merged: dict[str, Interaction] = dict(BUILTIN)
-    for suite in discover().values():
-        for name, fn in suite.interactions.items():
-            if name in merged:
-                raise ItemsError(f"interaction {name!r} is claimed twice (suite {suite.name})")
-            merged[name] = fn
-    return merged
+    return _claimed_once(dict(BUILTIN), "interaction", lambda s: s.interactions)
 
 
 def views_by_category() -> dict[str, tuple[ReportView, ...]]:
