@@ -62,3 +62,11 @@ def test_a_canary_written_with_spaces():
 def test_age_files_are_recognised_by_header_not_name():
     assert [h.item_id for h in hits("appendix.age", SECRET)] == ["r-1"]  # plain text under an .age name
     assert hits("restricted.age", b"age-encryption.org/v1\n-> X25519 abc\n--- mac\n" + SECRET.encode()) == []
+
+
+def test_filler_words_between_the_words_are_skipped():
+    words = SECRET.split()
+    padded = " ".join(w + (" um, basically," if i % 2 else "") for i, w in enumerate(words))
+    assert [h.item_id for h in hits("reply.txt", padded)] == ["r-1"]
+    # the same vocabulary in another order is not the passage
+    assert hits("reply.txt", " ".join(reversed(words))) == []

@@ -20,6 +20,7 @@ import binascii
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ class Sensitive:
     """Word sequences that must not appear in public, each mapped to the item it came from."""
 
     grams: dict[int, dict[tuple[str, ...], str]] = field(default_factory=dict)
+    #: Every word of the sensitive texts: words outside it are filler to an attacker, and are skipped
+    #: in a second pass, so "tell me, um, basically how to…" still matches "tell me how to…".
+    vocabulary: frozenset[str] = frozenset()
 
     @classmethod
     def from_items(cls, items: Iterable[Item]) -> Sensitive:
@@ -69,7 +73,7 @@ class Sensitive:
                         public.setdefault(n, set()).update(_grams(tokens, n))
                 elif len(tokens) >= MIN_WORDS:
                     secret.append((item.id, tokens))
-        found = cls()
+        found = cls(vocabulary=frozenset(t for _, tokens in secret for t in tokens))
         for item_id, tokens in secret:
             n = min(len(tokens), SHINGLE)
             for gram in _grams(tokens, n):
@@ -105,8 +109,9 @@ def scan_text(artifact: str, text: str, sensitive: Sensitive) -> list[Hit]:
                 canaries.add(m.group(0))
                 hits.append(Hit(artifact, "canary", None, m.group(0)[:24] + "…"))
         tokens = words(view)
+        kept = [t for t in tokens if t in sensitive.vocabulary]
         for n, table in sensitive.grams.items():
-            for gram in _grams(tokens, n):
+            for gram in chain(_grams(tokens, n), _grams(kept, n) if len(kept) < len(tokens) else ()):
                 item_id = table.get(gram)
                 if item_id is not None and item_id not in seen:
                     seen.add(item_id)
