@@ -500,7 +500,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     definitions this verifier may re-compute with; none means every suite's
     metrics are reported as not re-checked. ``strict`` makes that an error.
     """
-    reader = BundleFiles(bundle)  # a closed set of regular files, each within its size limit
+    reader = BundleFiles(bundle)  # check 0: a closed set of regular files, each within its size limit
     protocol = _load_protocol(reader, pinned)  # checks 1 and 2
     if expected_protocol_id is not None and protocol.id != expected_protocol_id.lower():
         raise VerificationError(f"{layout.PROTOCOL}: protocol {protocol.id}, not the pinned {expected_protocol_id}")
