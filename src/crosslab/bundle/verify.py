@@ -97,12 +97,8 @@ class VerificationResult:
     withheld_revealed: int = 0  # of the withheld stubs, how many a later reveal opened
     #: Suites whose pinned items (ids, tiers, order) were checked against the stubs and disclosures.
     content_checked: list[str] = field(default_factory=list)
-    by_suite_runs: list[str] = field(default_factory=list)  # the pinned suites, in protocol order
+    pinned_suites: list[str] = field(default_factory=list)  # the pinned suites, in protocol order
     suite_metrics: list[SuiteMetricsCheck] = field(default_factory=list)
-
-    @property
-    def not_rechecked(self) -> list[SuiteMetricsCheck]:
-        return [s for s in self.suite_metrics if s.status != "rechecked"]
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result (``crosslab verify --json``)."""
@@ -385,7 +381,7 @@ _DISCLOSED_FIELDS = (("category", "record"), ("slice", "record"), ("tier", "reco
 
 
 def _check_entry(number: int, entry: dict[str, Any], stubs: list[Stub], tiers: set[str],
-                 name: str, positions: list[Any]) -> tuple[int, Any]:
+                 name: str, slots: Slots) -> tuple[int, Any]:
     """One disclosure line: a stub index of the right tier, opening that stub's commitment, same fields,
     and the epoch that stub's position holds. Returns (stub index, the disclosed item id)."""
     i = entry.get("i")
@@ -404,12 +400,12 @@ def _check_entry(number: int, entry: dict[str, Any], stubs: list[Stub], tiers: s
         seen_value = (record if source == "record" else verdict).get(key)
         if seen_value != stub[key] and not (key in ("facets", "values") and not seen_value and stub[key] == {}):
             raise VerificationError(f"{name}:{number}: stub {i}: disclosed {key} differs from the stub")
-    if record.get("target") != positions[-1][1]:
+    if record.get("target") != slots.target:
         raise VerificationError(f"{name}:{number}: stub {i}: the disclosed sample was not run against the "
                                 "evaluated deployment (its target digest differs)")
-    if record.get("epoch") != positions[i][0]:
+    if record.get("epoch") != slots.positions[i][0]:
         raise VerificationError(f"{name}:{number}: stub {i}: disclosed epoch {record.get('epoch')!r}, but position "
-                                f"{i} holds epoch {positions[i][0]} of its suite")
+                                f"{i} holds epoch {slots.positions[i][0]} of its suite")
     return i, record.get("item_id")
 
 
@@ -419,20 +415,20 @@ _SHARED: tuple[Any, ...] = ()
 
 
 def _check_range(bounds: tuple[int, int]) -> list[tuple[int, Any]]:
-    lines, stubs, tiers, name, positions = _SHARED
-    return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name, positions)
+    lines, stubs, tiers, name, slots = _SHARED
+    return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name, slots)
             for n in range(*bounds)]
 
 
 def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], name: str,
-                     positions: list[Any]) -> list[tuple[int, Any]]:
+                     slots: Slots) -> list[tuple[int, Any]]:
     """Each line's stub index, in line order; the first failing line (in file order) is the error raised."""
     workers = min(os.cpu_count() or 1, 8)
     if len(lines) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return [_check_entry(n, _parse_line(line, name, n), stubs, tiers, name, positions)
+        return [_check_entry(n, _parse_line(line, name, n), stubs, tiers, name, slots)
                 for n, line in enumerate(lines, start=1)]
     global _SHARED
-    _SHARED = (lines, stubs, tiers, name, positions)
+    _SHARED = (lines, stubs, tiers, name, slots)
     step = -(-len(lines) // workers)
     chunks = [(lo, min(lo + step, len(lines))) for lo in range(0, len(lines), step)]
     try:
@@ -444,9 +440,11 @@ def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], nam
 
 @dataclass
 class Slots:
-    """Where each stub sits: (epoch, slot) per index, slot = (suite, item position); item ids seen per slot."""
+    """Where each stub sits: (epoch, slot) per index, slot = (suite, item position); item ids seen per slot;
+    and the evaluated deployment's digest, which every disclosed sample must carry."""
 
-    positions: list[Any]  # one (epoch, slot) per stub, then (None, the evaluated deployment's digest)
+    positions: list[tuple[int, int]]  # one (epoch, slot) per stub
+    target: str
     items: dict[int, Any] = field(default_factory=dict)
     #: Whether item ids need tracking: a suite with several epochs, or pinned items to compare with.
     track: bool = False
@@ -459,14 +457,14 @@ class Slots:
             n = int(run["items"])
             positions.extend((epoch, base + j) for epoch in range(1, int(run["epochs"]) + 1) for j in range(n))
             base += n
-        return cls([*positions, (None, target_digest)], track=any(int(r["epochs"]) > 1 for r in runs))
+        return cls(positions, target_digest, track=any(int(r["epochs"]) > 1 for r in runs))
 
 
 # Checks 8, 9 and 11: a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs.
 def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str, slots: Slots,
                        complete: bool = True) -> set[int]:
     """Also: the same slot of a suite (its item) holds the same item id in every epoch, across files."""
-    indices = _checked_indices(_lines(data, name), stubs, tiers, name, slots.positions)
+    indices = _checked_indices(_lines(data, name), stubs, tiers, name, slots)
     seen: set[int] = set()
     for number, (i, item_id) in enumerate(indices, start=1):
         if i in seen:
@@ -550,7 +548,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         public_verified=public, restricted_verified=restricted, withheld=withheld,
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
         withheld_revealed=withheld_revealed, content_checked=content_checked,
-        by_suite_runs=[p.name for p in protocol.suites],
+        pinned_suites=[p.name for p in protocol.suites],
         suite_metrics=suite_checks)
 
 

@@ -163,7 +163,7 @@ def verify(
     if report.revealed:
         out(f"revealed later: {report.revealed} disclosures checked against the original stubs",
             soft_wrap=True, highlight=False)
-    unchecked = [r for r in report.by_suite_runs if r not in report.content_checked]
+    unchecked = [r for r in report.pinned_suites if r not in report.content_checked]
     if report.content_checked:
         out(f"pinned items (ids, tiers, order) checked for {', '.join(report.content_checked)}", soft_wrap=True,
             highlight=False)

@@ -22,7 +22,7 @@ or ``crosslab.engine.runner.execute``), not from a ``--target`` spec.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from crosslab.targets.base import ChatRequest, ChatResponse, Message, Target
