@@ -11,10 +11,11 @@ examples, the joint report puts every direction of a round side by side.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from itertools import combinations
 from typing import Any, Literal
 
+from crosslab.bundle.metrics import by_category
 from crosslab.core.version import __version__
 from crosslab.report.bundle_view import BundleView
 from crosslab.results.compare import RunOutcomes, compare_runs
@@ -75,9 +76,7 @@ def _results(view: BundleView) -> list[dict[str, Any]]:
 
 def _views(view: BundleView) -> dict[str, list[dict[str, Any]]]:
     """Per category, the chart specs its suite's report views make from the stubs and its metric rows."""
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for stub in view.stubs:
-        grouped[stub["category"]].append(stub)
+    grouped = by_category(view.stubs)
     suite_rows = view.predicate.get("metrics", {}).get("suites", {})
     out: dict[str, list[dict[str, Any]]] = {}
     for category, views in sorted(views_by_category().items()):
