@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crosslab.core.outcome import Outcome
+from crosslab.core.outcome import Outcome, by_category
 from crosslab.stats.intervals import wilson
 
 #: outcome rows -> a suite's metric rows (crosslab.stats.rows).
@@ -60,13 +60,6 @@ def pass_rate_rows(stubs: Sequence[Outcome]) -> list[dict[str, Any]]:
                                 "high": round(iv.high, 6), "level": iv.level, "method": iv.method}
         rows.append(row)
     return rows
-
-
-def by_category(stubs: Sequence[Outcome]) -> dict[str, list[Outcome]]:
-    grouped: dict[str, list[Outcome]] = defaultdict(list)
-    for stub in stubs:
-        grouped[stub["category"]].append(stub)
-    return grouped
 
 
 def suite_rows(stubs: Sequence[Outcome], definitions: dict[str, MetricDefinition]) -> dict[str, list[dict[str, Any]]]:

@@ -32,14 +32,9 @@ from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import parse_statement, verify_statement
 from crosslab.bundle import layout
 from crosslab.bundle.reader import BundleFiles, printable
-from crosslab.bundle.metrics import (
-    MetricDefinition,
-    by_category,
-    counts_from_stubs,
-    pass_rate_rows,
-)
+from crosslab.bundle.metrics import MetricDefinition, counts_from_stubs, pass_rate_rows
 from crosslab.core.jcs import jcs
-from crosslab.core.outcome import STUB_FIELDS, Stub
+from crosslab.core.outcome import STUB_FIELDS, Stub, by_category
 from crosslab.disclosure.commitments import check_disclosure
 from crosslab.disclosure.encryption import decrypt_with
 from crosslab.identity.keys import PublicIdentity

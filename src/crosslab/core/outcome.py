@@ -9,6 +9,8 @@ verifier handles 100,000 of them); these types name their fields.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import TypedDict
 
 
@@ -30,3 +32,11 @@ class Stub(Outcome):
 
 #: A stub's fields, in the order docs/protocol.md lists them.
 STUB_FIELDS = ("i", "category", "slice", "tier", "facets", "status", "label", "score", "values", "c")
+
+
+def by_category(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
+    """Outcomes grouped by category, each group in the original order (what suite metrics read)."""
+    grouped: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        grouped[o["category"]].append(o)
+    return grouped

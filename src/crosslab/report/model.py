@@ -15,7 +15,7 @@ from collections import Counter
 from itertools import combinations
 from typing import Any, Literal
 
-from crosslab.bundle.metrics import by_category
+from crosslab.core.outcome import by_category
 from crosslab.core.version import __version__
 from crosslab.report.bundle_view import BundleView
 from crosslab.results.compare import RunOutcomes, compare_runs

@@ -7,11 +7,10 @@ a published bundle.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from crosslab.core.outcome import Outcome
+from crosslab.core.outcome import Outcome, by_category
 from crosslab.engine.journal import Journal
 from crosslab.suites.registry import metrics_by_category
 
@@ -36,8 +35,5 @@ def outcomes_from_journal(journal: Journal) -> list[Outcome]:
 
 def suite_metrics(outcomes: Sequence[Outcome]) -> dict[str, list[dict[str, Any]]]:
     """Each present category's suite-specific metric rows (categories without a suite are skipped)."""
-    by_category: dict[str, list[Outcome]] = defaultdict(list)
-    for row in outcomes:
-        by_category[row["category"]].append(row)
     functions = metrics_by_category()
-    return {c: functions[c](rows) for c, rows in sorted(by_category.items()) if c in functions}
+    return {c: functions[c](rows) for c, rows in sorted(by_category(outcomes).items()) if c in functions}
