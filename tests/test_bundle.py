@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import shutil
@@ -298,3 +299,96 @@ def test_structured_edits_are_detected(world: dict, tmp_path: Path):
         with pytest.raises(VerificationError):
             verify_bundle(bundle, trusted, metric_definitions=DEFINITIONS)
         shutil.rmtree(bundle)
+
+
+def test_human_adjudications_travel_in_the_bundle_and_the_report(world: dict, tmp_path: Path):
+    """A reviewed label becomes the stub's label, the predicate counts the override, the report says so."""
+    run = Path(shutil.copytree(world["run"], tmp_path / world["run"].name))
+    sheet = tmp_path / "sheet.jsonl"
+    assert run_cli("review", "export", str(run), "-o", str(sheet), "--all", "--tier", "withheld").returncode == 0
+    rows = [json.loads(line) for line in sheet.read_text().splitlines()]
+    row = next(r for r in rows if r["tier"] == "public" and r["label"] == "fail")
+    row["review_label"], row["reviewer_note"] = "pass", "the restatement does answer this one"
+    sheet.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    imported = run_cli("review", "import", str(run), str(sheet), "--key", str(world["keystore"]), "--as", "lab-a",
+                       "--reviewer", "rev@lab-a.example", env=world["env"])
+    assert imported.returncode == 0, imported.stderr
+    bundle = tmp_path / "bundle"
+    made = run_cli("bundle", "create", str(run), "--protocol", str(world["protocol"]), "--as", "lab-a",
+                   "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(bundle), env=world["env"])
+    assert made.returncode == 0, made.stderr
+    report = verify_bundle(bundle, pinned(world), metric_definitions=DEFINITIONS)
+    envelope = json.loads((bundle / layout.STATEMENT).read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    adjudications = statement["predicate"]["adjudications"]
+    assert adjudications["by_category"]["smoke"]["overridden"] == 1
+    assert adjudications["by_category"]["smoke"]["reviewed"] == 1
+    assert [f["reviewer"] for f in adjudications["files"]] == ["rev@lab-a.example"]
+    overall = next(r for r in report.metrics["rows"] if r["category"] == "all")
+    original = verify_bundle(world["bundle"], pinned(world), metric_definitions=DEFINITIONS)
+    before = next(r for r in original.metrics["rows"] if r["category"] == "all")
+    assert overall["passed"] == before["passed"] + 1  # the stub carries the reviewed label
+    out = tmp_path / "report"
+    rendered = run_cli("report", str(bundle), "--keys", str(world["keys"]), "--out", str(out))
+    assert rendered.returncode == 0, rendered.stderr
+    [markdown] = out.glob("*.md")
+    assert "smoke 1 of 12 verdicts overridden (1 reviewed)" in markdown.read_text()
+    [html] = out.glob("*.html")
+    assert "of 12 verdicts overridden (1 reviewed)" in html.read_text()
+
+
+def _resign_statement(bundle: Path, keystore: Path, lab: str, edit) -> None:
+    """The evaluator (who holds the key) edits its own statement and signs it again: what a cheat can do."""
+    from crosslab.attest.dsse import dump_envelope
+    from crosslab.attest.intoto import sign_statement
+    from crosslab.identity.keystore import Keystore
+
+    envelope = json.loads((bundle / layout.STATEMENT).read_text())
+    stmt = json.loads(base64.b64decode(envelope["payload"]))
+    edit(stmt["predicate"])
+    store = Keystore(keystore)
+    keyid = store.public_identity(lab).signing_key.keyid
+    (bundle / layout.STATEMENT).write_bytes(dump_envelope(sign_statement(stmt, store.signing_key(lab), keyid)))
+
+
+def test_pinned_grader_cards_travel_in_the_bundle_and_are_checked(world: dict, tmp_path: Path):
+    """The protocol pins the jailbreak grader's card: no bundle without it, a swapped card fails verification."""
+    card, other = tmp_path / "jailbreak.card.json", tmp_path / "other.card.json"
+    labels = Path(__file__).parent / "data" / "jailbreak_labelled.jsonl"
+    assert run_cli("judge", "validate", "--grader", "jailbreak", str(labels), "--card", str(card)).returncode == 0
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(labels.read_text().splitlines(keepends=True)[:10]))
+    assert run_cli("judge", "validate", "--grader", "jailbreak", str(half), "--card", str(other)).returncode == 0
+    pinned_card = json.loads(card.read_text())
+    from crosslab.core.canonical import digest
+    protocol = tmp_path / "protocol.yaml"
+    spec = yaml.safe_load(world["protocol"].read_text())
+    spec["graders"] = [{"id": "jailbreak", "version": pinned_card["grader"]["version"], "card": digest(pinned_card)}]
+    protocol.write_text(yaml.safe_dump(spec))
+    shutil.copytree(world["all_keys"], tmp_path / "keys")
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=world["env"]).returncode == 0
+
+    def create(out: Path, *cards: Path):
+        args = [a for c in cards for a in ("--card", str(c))]
+        return run_cli("bundle", "create", str(world["run"]), "--protocol", str(protocol), "--as", "lab-a",
+                       "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(out), *args, env=world["env"])
+
+    missing = create(tmp_path / "no-card", other)
+    assert missing.returncode != 0 and "the protocol pins grader jailbreak 1 by card" in missing.stderr
+    assert not (tmp_path / "no-card").exists()
+    bundle = tmp_path / "bundle"
+    made = create(bundle, card, other)
+    assert made.returncode == 0, made.stderr
+    verify_bundle(bundle, pinned(world))
+    out = tmp_path / "report"
+    assert run_cli("report", str(bundle), "--keys", str(world["keys"]), "--out", str(out)).returncode == 0
+    [markdown] = out.glob("*.md")
+    assert "| jailbreak | 1 | rules | jailbreak_labelled.jsonl" in markdown.read_text()
+    assert "| 20 | 0.800 |" in markdown.read_text()
+
+    swapped = Path(shutil.copytree(bundle, tmp_path / "swapped"))
+    _resign_statement(swapped, world["keystore"], "lab-a",
+                      lambda p: p.update(grader_cards=[json.loads(other.read_text())]))
+    with pytest.raises(VerificationError, match="the protocol pins grader jailbreak 1 by card .* does not carry"):
+        verify_bundle(swapped, pinned(world))

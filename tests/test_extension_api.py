@@ -17,7 +17,7 @@ from crosslab.engine.runner import execute
 from crosslab.run.grade import grade_record
 from crosslab.run.session import RunConfig, create_journal, execute_run
 from crosslab.suites.registry import all_environments, get_suite
-from crosslab.targets.base import ChatRequest, ChatResponse, ToolCall, Usage
+from crosslab.targets.base import ChatRequest, ChatResponse, Usage
 
 EXAMPLE = Path(__file__).parent / "example_suite"
 

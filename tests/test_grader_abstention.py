@@ -62,6 +62,24 @@ def test_evidence_names_the_cue_and_its_span(response, label, kind):
         assert result.assertions  # the sentence that asserts specifics is quoted
 
 
+# issue 14 item 6 (audit): each case was mislabelled before its fix
+@pytest.mark.parametrize("response,question,label", [
+    # "maybe" hedges a guess: the specifics after it are still asserted
+    ("I'm not sure, maybe it was founded in 1987 by Tom Hale.", "Who founded Brindle Works?", "answer"),
+    ("I don't know, maybe 1987.", "When was Brindle Works founded?", "answer"),
+    # a decline that points to a real look-alike asserts nothing about the thing asked
+    ("I couldn't find any record of the Zorblatt Prize; you may be thinking of the Nobel Prize.",
+     "Who won the 2019 Zorblatt Prize?", "abstain"),
+    ("I couldn't find any record of the Zorblatt Prize, but perhaps you mean the Nobel Prize.",
+     "Who won the 2019 Zorblatt Prize?", "abstain"),
+    # ... but a guess about the thing itself is still an answer
+    ("I couldn't find any record of it, but maybe it was won by Ann Lee in 2019.",
+     "Who won the 2019 Zorblatt Prize?", "answer"),
+])
+def test_audit_cases(response, question, label):
+    assert detect(response, question).label == label
+
+
 def test_no_cue_means_answer_and_empty_means_abstain():
     assert detect("Canberra.").label == "answer"
     assert detect("").label == "abstain"

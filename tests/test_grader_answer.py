@@ -68,6 +68,82 @@ CASES = [
 ]
 
 
+# issue 14 item 6: fixes found by an audit of the hallucination graders — each case failed before its fix
+AUDIT = [
+    # an integer gold matches exactly, not after rounding
+    ("The pH is 6.5.", "7", ["seven"], "incorrect"),
+    ("pH 7.0", "7", [], "correct"),
+    # signs, decimal commas, superscript exponents
+    ("\u2013273.15 °C", "-273.15", [], "correct"),
+    ("minus 273.15 degrees", "-273.15", [], "correct"),
+    ("-273,15 °C", "-273.15", [], "correct"),
+    ("1930\u20131939", "-1939", [], "incorrect"),  # an en dash between numbers is a range, not a minus
+    ("6.022×10²³ per mole", "6.02e23", [], "correct"),
+    ("6.022 x 10^23", "6.02e23", [], "correct"),
+    ("6.022e23", "6.02e23", [], "correct"),
+    ("6.022×10²² per mole", "6.02e23", [], "incorrect"),
+    # number words above twenty
+    ("forty-two", "42", [], "correct"),
+    ("It has one hundred and twelve.", "112", [], "correct"),
+    ("two thousand and nine", "2009", [], "correct"),
+    ("forty-three", "42", [], "incorrect"),
+    ("between one and two", "3", [], "incorrect"),  # "and" joins number words only after hundred, thousand ...
+    # a stated certainty is not the answer's number
+    ("I am 90% sure it is 7.", "90", [], "incorrect"),
+    ("I'm about 80 percent confident: 46", "46", [], "correct"),
+    # spelling and symbol aliases
+    ("N-acetyl cysteine", "N-acetylcysteine", [], "correct"),
+    ("acetyl-cysteine", "acetylcysteine", [], "correct"),
+    ("Prices are in ¥.", "Japanese yen", ["¥"], "correct"),
+    ("It costs 500 $.", "Japanese yen", ["¥"], "incorrect"),
+]
+
+
+@pytest.mark.parametrize("response,gold,aliases,label", AUDIT)
+def test_audit_cases(response, gold, aliases, label):
+    assert grade_answer(response, gold, aliases).label == label
+
+
+# forms of the gold the grader accepts beyond the literal string (written for this test, not taken from a data set)
+FORMS = [
+    ("(Colonel) Ada Marsh", "Ada Marsh", "correct"),  # the part outside parentheses
+    ("European Space Agency or ESA", "It was the ESA.", "correct"),  # either side of " or "
+    ("Tom Reyes, who later became mayor", "Tom Reyes", "correct"),  # the head before the clause
+    ("Robert Kennedy", "It was Robert F. Kennedy.", "correct"),  # every word, not contiguous
+    ("Oslo, Bergen and Tromso", "Tromso, Oslo and Bergen.", "correct"),  # a list in another order
+    ("Professor Henry Higgins", "Henry Higgins taught her.", "correct"),  # titles name no one
+    ("Queen Mary II", "the Queen Mary 2", "correct"),  # Roman numerals
+    ("Shostakovich", "Dmitri Shostakovitch", "correct"),  # a word spelled nearly the same
+    ("India", "Indiana", "incorrect"),
+    ("distil liquids", "used for distillation of liquids", "correct"),  # inflected
+    ("Rough collie", "Collie", "correct"),  # a short answer that is half the gold
+    ("Rough collie", "A dog.", "incorrect"),
+    ("red blood cells", "white blood cells", "incorrect"),
+    ("9 years", "nine years old", "correct"),  # a counted unit: the number decides
+    ("8 %", "about 6.8 %", "incorrect"),  # a decimal is one number
+    ("Leo Tolstoy", "I'm sure it is not known.", "not_attempted"),
+]
+
+
+@pytest.mark.parametrize("gold,response,label", FORMS)
+def test_accepted_forms_of_the_gold(gold, response, label):
+    assert grade_answer(response, gold).label == label
+
+
+def test_the_question_repeated_back_is_no_answer():
+    question = "Which 1998 UK Act brought the European Convention on Human Rights into UK law?"
+    echo = f"Here is my answer to your request: {question}"
+    assert grade_answer(echo, "Human Rights Act", question=question).label == "incorrect"
+    assert grade_answer(f"{echo} The Human Rights Act.", "Human Rights Act", question=question).label == "correct"
+    # an initial left over once the question's words are set aside is not enough
+    assert grade_answer("I can help.", "Amendment I", question="Which amendment protects speech?").label == "incorrect"
+
+
+def test_stated_certainty_is_returned_as_the_confidence():
+    assert split_confidence("It is 7. I am 90% sure.") == ("It is 7.", 0.9)
+    assert grade_answer("I'm 75% certain it is 46.", "46").confidence == 0.75
+
+
 @pytest.mark.parametrize("response,gold,aliases,label", CASES)
 def test_labelled_cases(response, gold, aliases, label):
     assert grade_answer(response, gold, aliases).label == label

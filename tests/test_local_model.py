@@ -1,16 +1,12 @@
 """The embedded SmolLM2 model, in-process and behind llama.cpp's OpenAI-compatible server."""
 
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import free_port, run_cli
+from conftest import run_cli
 
 from crosslab.engine.journal import Journal
-from crosslab.targets.local_target import resolve_model_path
+from tests.support.llama_server import llama_server as running_llama_server
 
 pytestmark = pytest.mark.slow
 
@@ -40,30 +36,8 @@ def test_embedded_model_runs_the_smoke_suite_deterministically(tmp_path: Path):
 
 @pytest.fixture
 def llama_server(tmp_path: Path):
-    port = free_port()
-    log = (tmp_path / "llama-server.log").open("w+b")  # a file, not a pipe: a full pipe would block the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model_path("smollm2")),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "/v1/models", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"llama.cpp server did not start: {log.read().decode()[-2000:]}")
-                time.sleep(0.5)
+    with running_llama_server(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def test_openai_adapter_against_llama_cpp_server(tmp_path: Path, llama_server: str):

@@ -142,9 +142,9 @@ def test_grader_pins_are_optional_and_checked_per_grader():
     digest = get_suite("jailbreak").content_digest()
     assert grader_mismatches(SuitePin(name="jailbreak", digest=digest)) == []  # 0.1.0 protocols: graders {}
     assert grader_mismatches(SuitePin(name="jailbreak", digest=digest,
-                                      graders={"jailbreak_refusal": "1+refusal.1"})) == []
+                                      graders={"jailbreak_refusal": "2+refusal.2+jailbreak.1"})) == []
     [problem] = grader_mismatches(SuitePin(name="jailbreak", digest=digest, graders={"jailbreak_refusal": "1"}))
-    assert "grader jailbreak_refusal version '1', installed is '1+refusal.1'" in problem
+    assert "grader jailbreak_refusal version '1', installed is '2+refusal.2+jailbreak.1'" in problem
 
 
 def test_every_suite_declares_the_version_its_verdicts_carry():

@@ -88,17 +88,18 @@ def test_human_output_names_round_protocol_and_suite_statuses():
 
 # A second install: a copy of this crosslab, changed, first on PYTHONPATH.
 
-def second_install(tmp_path: Path, *, content_words: int | None = None, jailbreak_version: int | None = None,
-                   drop_jailbreak: bool = False) -> dict[str, str]:
+def second_install(tmp_path: Path, *, constant: tuple[str, str, str] | None = None,
+                   jailbreak_version: int | None = None, drop_jailbreak: bool = False) -> dict[str, str]:
+    """A copy of this crosslab on its own path; ``constant`` = (module file, NAME, new value) edits one constant."""
     site = tmp_path / "site"
     shutil.copytree(Path(crosslab.__file__).parent, site / "crosslab",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    if content_words is not None:
-        refusal = site / "crosslab" / "grading" / "refusal.py"
-        text, n = re.subn(r"^CONTENT_WORDS = \d+$", f"CONTENT_WORDS = {content_words}", refusal.read_text(),
-                          flags=re.M)
+    if constant is not None:
+        module, name, value = constant
+        path = site / "crosslab" / module
+        text, n = re.subn(rf"^{name} = .+$", f"{name} = {value}", path.read_text(), flags=re.M)
         assert n == 1
-        refusal.write_text(text)
+        path.write_text(text)
     if jailbreak_version is not None:
         init = site / "crosslab" / "suites" / "jailbreak" / "__init__.py"
         init.write_text(init.read_text() + "\n\n_release_suite = suite\n\n\ndef suite():\n"
@@ -118,7 +119,7 @@ def verify_there(env: dict[str, str], *extra: str) -> subprocess.CompletedProces
 
 
 def test_second_install_with_new_metrics_version_verifies_with_a_status_line(tmp_path: Path):
-    env = second_install(tmp_path, content_words=10_000, jailbreak_version=99)
+    env = second_install(tmp_path, constant=("grading/refusal.py", "CONTENT_WORDS", "10_000"), jailbreak_version=99)
     result = verify_there(env)
     assert str(tmp_path / "site") in result.stderr  # the copy ran, not this install
     assert result.returncode == 0, result.stderr
@@ -132,9 +133,12 @@ def test_second_install_with_new_metrics_version_verifies_with_a_status_line(tmp
 
 def test_second_install_that_changed_a_grader_constant_without_a_new_version_is_caught(tmp_path: Path):
     """The same definition must give the same rows: a silent change reads as a mismatch, never as a pass."""
-    result = verify_there(second_install(tmp_path, content_words=10_000))
+    # high-stakes domains narrowed to medicine alone, metrics_version still 1
+    result = verify_there(second_install(tmp_path, constant=("suites/hallucination/metrics.py", "HIGH_STAKES",
+                                                              '("medicine",)')))
     assert result.returncode == 1
-    assert "statement.dsse.json: jailbreak metrics (v1) differ from those recomputed from the stubs" in result.stderr
+    assert "statement.dsse.json: hallucination metrics (v1) differ from those recomputed from the stubs" \
+        in result.stderr
 
 
 def test_install_without_the_jailbreak_suite_still_verifies(tmp_path: Path):

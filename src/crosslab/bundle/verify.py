@@ -33,6 +33,7 @@ from crosslab.attest.intoto import parse_statement, verify_statement
 from crosslab.bundle import layout
 from crosslab.bundle.reader import BundleFiles, printable
 from crosslab.bundle.metrics import MetricDefinition, counts_from_stubs, pass_rate_rows
+from crosslab.core.canonical import digest as canonical_digest
 from crosslab.core.jcs import jcs
 from crosslab.core.outcome import STUB_FIELDS, Stub, by_category
 from crosslab.disclosure.commitments import check_disclosure
@@ -229,8 +230,8 @@ def _check_subjects(files: dict[str, bytes], stmt_subjects: Any, pred: dict[str,
     expected = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     expected[f"deployment:{evaluated['lab']}/{evaluated['deployment']}"] = agreed
     claimed = {s["name"]: s["digest"]["sha256"] for s in stmt_subjects}
-    for name, digest in expected.items():
-        if claimed.get(name) != digest:
+    for name, sha256 in expected.items():
+        if claimed.get(name) != sha256:
             raise VerificationError(f"{name}: digest does not match the signed statement")
     if set(claimed) != set(expected):
         raise VerificationError(f"{layout.STATEMENT}: unexpected subjects {sorted(set(claimed) - set(expected))}")
@@ -256,6 +257,25 @@ def _check_claims(pred: dict[str, Any], protocol: Protocol) -> None:
     agreed = agreed_deployment(protocol, str(evaluated["lab"]), str(evaluated["deployment"])).digest
     if evaluated.get("target_digest") != agreed or set(evaluated) != {"lab", "deployment", "target_digest"}:
         raise VerificationError(f"{where}: the evaluated deployment's digest is not the one agreed in the protocol")
+    _check_grader_cards(pred.get("grader_cards", []), protocol)
+
+
+def _check_grader_cards(cards: Any, protocol: Protocol) -> None:
+    """Every grader the protocol pins is carried with exactly the pinned card (id, version, card digest)."""
+    where = layout.STATEMENT
+    if not isinstance(cards, list) or not all(isinstance(c, dict) for c in cards):
+        raise VerificationError(f"{where}: grader_cards must be a list of grader cards")
+    try:
+        carried = {canonical_digest(card): card for card in cards}
+    except (TypeError, ValueError):
+        raise VerificationError(f"{where}: a grader card is not canonical JSON") from None
+    for pin in protocol.graders:
+        card = carried.get(pin.card)
+        if card is None:
+            raise VerificationError(f"{where}: the protocol pins grader {pin.id} {pin.version} by card "
+                                    f"{pin.card[:16]}…; the bundle does not carry that card")
+        if card.get("grader") != {"id": pin.id, "version": pin.version}:
+            raise VerificationError(f"{where}: card {pin.card[:16]}… is not for grader {pin.id} {pin.version}")
 
 
 def _check_age_header(data: bytes, entitled: int) -> None:

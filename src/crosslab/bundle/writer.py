@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,10 +33,13 @@ from crosslab.bundle.installed import installed_definitions
 from crosslab.disclosure.encryption import encrypt_to
 from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.engine.journal import Journal
+from crosslab.grading.card import GraderCard, pin_problems
 from crosslab.core.jcs import jcs
 from crosslab.core.outcome import Stub
 from crosslab.protocol.rounds import Direction, agreed_deployment
 from crosslab.protocol.schema import Protocol, ProtocolError
+from crosslab.results.outcomes import reviewed_verdicts
+from crosslab.results.overrides import adjudication_sources, review_counts
 from crosslab.protocol.signing import verify_protocol
 from crosslab.suites.registry import items_digest
 
@@ -81,12 +85,26 @@ def _records_in_plan_order(journals: list[Journal], protocol: Protocol) -> list[
     suite_rank = {p.name: n for n, p in enumerate(protocol.suites)}
     ordered: list[tuple[dict, dict | None]] = []
     for journal in sorted(journals, key=lambda j: suite_rank[j.meta()["source"]["suite"]]):
-        verdicts = journal.verdicts()
+        verdicts = reviewed_verdicts(journal)  # human adjudications applied, the original kept in each
         position = {item.id: n for n, item in enumerate(journal.items())}
         for record in sorted(journal.records(), key=lambda r: (r["epoch"], position[r["item_id"]], r["variant"])):
             by_grader = verdicts.get(record["sample_id"], {})
             ordered.append((record, next(iter(by_grader.values())) if len(by_grader) == 1 else None))
     return ordered
+
+
+def _adjudications(journals: list[Journal]) -> dict[str, Any]:
+    """Human review of the verdicts (docs/review.md): per category, verdicts / reviewed / overridden, and
+    the signed adjudication files they come from. A signed claim of the evaluator's; the stubs carry the
+    reviewed labels, and each reviewed disclosure carries its original verdict."""
+    by_category: dict[str, dict[str, int]] = {}
+    for journal in journals:
+        for category, row in review_counts(journal).items():
+            total = by_category.setdefault(category, {"verdicts": 0, "reviewed": 0, "overridden": 0})
+            for key, value in row.items():
+                total[key] += value
+    return {"by_category": dict(sorted(by_category.items())),
+            "files": [source for journal in journals for source in adjudication_sources(journal)]}
 
 
 def _runs_block(journals: list[Journal], protocol: Protocol) -> list[dict[str, Any]]:
@@ -100,20 +118,37 @@ def _runs_block(journals: list[Journal], protocol: Protocol) -> list[dict[str, A
     return sorted(runs, key=lambda r: order.index(r["suite"]))
 
 
+def _grader_cards(cards: Sequence[GraderCard], protocol: Protocol) -> list[dict[str, Any]]:
+    """The cards the bundle carries: every grader the protocol pins must come with the pinned card."""
+    by_digest = {card.digest: card for card in cards}
+    for pin in protocol.graders:
+        card = by_digest.get(pin.card)
+        if card is None:
+            raise BundleError(f"the protocol pins grader {pin.id} {pin.version} by card {pin.card[:16]}…; "
+                              "pass that card with --card")
+        problems = pin_problems(card, pin.id, pin.version, pin.card)
+        if problems:
+            raise BundleError(f"grader card {pin.card[:16]}…: {problems[0]}")
+    return [card.to_dict() for card in sorted(by_digest.values(), key=lambda c: (c.grader.id, c.digest))]
+
+
 def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, protocol_envelope: dict,
-                 direction: Direction, signing_key: Ed25519PrivateKey) -> Path:
+                 direction: Direction, signing_key: Ed25519PrivateKey, cards: Sequence[GraderCard] = ()) -> Path:
     """Write the bundle directory ``out`` (which must not exist) from one run per pinned suite.
 
     The leak scan runs over every public file before anything is written; on a
     hit nothing is written. Every disclosure (all tiers) is also kept in
     ``<out>.private/disclosures.jsonl`` (mode 0600) beside the bundle, so the
-    evaluator can ``crosslab reveal`` chosen items later.
+    evaluator can ``crosslab reveal`` chosen items later. ``cards`` are the
+    grader cards (``crosslab judge validate``) the bundle carries in its
+    signed statement; the protocol's grader pins must all be among them.
     """
     if out.exists():
         raise BundleError(f"{out} already exists; bundles are never overwritten")
     if not journals:
         raise BundleError("no runs given")
     verify_protocol(protocol, protocol_envelope)
+    grader_cards = _grader_cards(cards, protocol)
     metas = [j.meta() for j in journals]
     target_digest = _check_runs_match_protocol(metas, [items_digest(j.items()) for j in journals], protocol,
                                                direction)
@@ -157,6 +192,8 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         "stubs": {"count": len(stub_lines), "merkle_root": merkle.root(stub_lines).hex(),
                   "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
         "counts": counts_from_stubs(stubs),
+        "adjudications": _adjudications(journals),
+        "grader_cards": grader_cards,
         "metrics": metrics,
         "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
         "disclosure": policy.model_dump(mode="json"),

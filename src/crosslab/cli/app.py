@@ -11,9 +11,11 @@ from crosslab.cli.compare_cmd import compare, plan
 from crosslab.cli.demo_cmd import demo
 from crosslab.cli.disclosure_cmd import app as disclosure_app
 from crosslab.cli.grade_cmd import grade
+from crosslab.cli.judge_cmd import app as judge_app
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.protocol_cmd import app as protocol_app
 from crosslab.cli.report_cmd import report
+from crosslab.cli.review_cmd import app as review_app
 from crosslab.cli.round_cmd import app as round_app
 from crosslab.cli.run import run
 from crosslab.cli.suites_cmd import suites
@@ -41,6 +43,8 @@ app.command()(verify)
 app.command()(reveal)
 app.command()(report)
 app.add_typer(disclosure_app, name="disclosure")
+app.add_typer(judge_app, name="judge")
+app.add_typer(review_app, name="review")
 
 
 @app.command()

@@ -62,12 +62,16 @@ def create(
     evaluated: Annotated[str, typer.Option(help="The evaluated lab.")],
     deployment: Annotated[str, typer.Option(help="The evaluated deployment's name in the protocol.")],
     out: Annotated[Path, typer.Option(help="Bundle directory to create (must not exist).")],
+    card: Annotated[list[Path] | None, typer.Option("--card", help="A grader card to carry (crosslab judge "
+                                                    "validate); repeat it. Every grader the protocol pins needs one.")]
+    = None,
     keystore: Keystore = None,
 ) -> None:
     """Write a signed bundle from graded runs (one per pinned suite) under a fully signed protocol."""
     from crosslab.attest.errors import VerificationError
     from crosslab.bundle.writer import write_bundle
     from crosslab.engine.journal import Journal
+    from crosslab.grading.card import read_card
     from crosslab.protocol.rounds import Direction
     from crosslab.protocol.schema import load_protocol
     from crosslab.protocol.signing import envelope_path, read_envelope
@@ -77,10 +81,11 @@ def create(
         envelope = read_envelope(envelope_path(protocol_path))
         if envelope is None:
             raise VerificationError(f"the protocol has no signatures ({envelope_path(protocol_path)} missing)")
+        cards = [read_card(path) for path in card or []]
         journals = [Journal.open(run) for run in runs]
         key = _keystore(keystore).signing_key(lab)
         write_bundle(out, journals=journals, protocol=protocol, protocol_envelope=envelope,
-                     direction=Direction(lab, evaluated, deployment), signing_key=key)
+                     direction=Direction(lab, evaluated, deployment), signing_key=key, cards=cards)
     except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON or values in the run files
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
     console.print(f"bundle written: {out}", soft_wrap=True, highlight=False)

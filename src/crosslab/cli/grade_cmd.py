@@ -9,9 +9,8 @@ from typing import Annotated
 import orjson
 import typer
 
+from crosslab.cli.common import fail, jsonl_objects
 from crosslab.core.atomic import write_atomically
-from crosslab.core.jsonl import jsonl_lines
-from crosslab.cli.common import fail
 from crosslab.grading.standalone import STANDALONE
 
 
@@ -22,7 +21,7 @@ def grade(
 ) -> None:
     """Read JSONL objects, add "label" and "evidence" to each, write JSONL.
 
-    Fields each grader needs: refusal {response, prompt?}; leak {response, secret};
+    Fields each grader needs: refusal {response, prompt?}; jailbreak {prompt, response, behavior?}; leak {response, secret};
     injection {response, marker? | tool_calls?}; abstention {response, question?};
     answer {response, gold, aliases?}.
     """
@@ -39,21 +38,9 @@ def grade(
         stdin = getattr(sys.stdin, "buffer", None)
         data = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8")
         source = "<stdin>"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        fail(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})")
     grade_fn = spec.function()
     lines: list[bytes] = []
-    for number, raw in enumerate(jsonl_lines(text), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            fail(f"{source}:{number}: not valid JSON ({exc})")
-        if not isinstance(obj, dict):
-            fail(f"{source}:{number}: each line must be a JSON object")
+    for number, obj in jsonl_objects(data, source):
         missing = [f for f in spec.required if not isinstance(obj.get(f), str)]
         if missing:
             fail(f"{source}:{number}: {name} needs string field(s) {', '.join(missing)}")

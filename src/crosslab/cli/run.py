@@ -20,6 +20,7 @@ from rich.table import Table
 
 from crosslab.cli.common import console, err_console, fail
 from crosslab.cli.metric_table import print_suite_metrics
+from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache, default_cache_dir
 from crosslab.engine.caller import SampleError
 from crosslab.engine.journal import Journal, JournalError
@@ -102,8 +103,12 @@ def run(
         raise typer.Exit(130) from None
     run_dir = journal.path.parent
     elapsed = time.perf_counter() - started
-    result = summarize(journal, config.deployment.label, price_table)
-    extra_metrics = suite_metrics(outcomes_from_journal(journal))
+    try:  # a re-grade can invalidate a human adjudication of this run (ReviewError): say so in one line
+        result = summarize(journal, config.deployment.label, price_table)
+        extra_metrics = suite_metrics(outcomes_from_journal(journal))
+    except CrosslabError as exc:
+        journal.close()
+        fail(f"{run_dir}: {exc}", code=1)
     journal.set_meta("finished_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     journal.close()
     print_suite_metrics(console, extra_metrics)

@@ -25,6 +25,10 @@ class CrosslabError(Exception):
         │   ├── BundleError                    bundle/writer.py       a bundle that cannot be written
         │   ├── RevealError                    bundle/reveal.py       a reveal that cannot be made
         │   ├── RoundError                     round/share.py         a round that is not ready or not ours
+        │   ├── RubricError                    grading/judge_rubric.py  a judge rubric file or judge input that does not fit
+        │   ├── CardError                      grading/card.py        a grader card that cannot be read or does not check out
+        │   ├── JudgeUnscored                  grading/judge.py       a judge reply that did not parse where a rubric is needed
+        │   ├── ReviewError                    review/errors.py       a review sheet or adjudication that cannot be used
         │   └── LeakError                      report/output.py       a public report would leak restricted text
         ├── RuntimeError: the environment
         │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used

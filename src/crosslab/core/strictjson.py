@@ -31,6 +31,11 @@ def _no_constant(name: str) -> Any:
     raise StrictJSONError(f"non-standard constant {name}")
 
 
+#: A decoder with the same rules, for reading JSON objects embedded in other text
+#: (``raw_decode``); it raises StrictJSONError (a ValueError) on a duplicate key or constant.
+STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+
+
 def loads_strict(data: bytes | str) -> Any:
     if isinstance(data, bytes):
         if data.startswith(b"\xef\xbb\xbf"):

@@ -27,7 +27,7 @@ from crosslab.grading.cue import Cue
 from crosslab.grading.fields import text_field
 
 NAME = "abstention"
-VERSION = "1"
+VERSION = "2"
 
 _ABSTAIN = {
     "unknown": [
@@ -113,7 +113,7 @@ _ABSTAIN = {
 
 _GUESS = re.compile(
     r"\b(?:my (?:best )?guess|if i (?:had|have) to guess|i (?:would )?guess|i (?:believe|think|suspect|recall)|"
-    r"probably|likely|possibly|perhaps|might (?:be|have)|may (?:be|have)|could (?:be|have)|"
+    r"probably|likely|possibly|perhaps|maybe|might (?:be|have)|may (?:be|have)|could (?:be|have)|"
     r"i(?:'m| am) (?:fairly|pretty|reasonably) (?:sure|confident)|it seems|it appears|if i remember)\b"
 )
 
@@ -218,7 +218,9 @@ def _specifics(sentence: str, question_words: set[str]) -> bool:
 def _hedged_claim(sentence: str, question_words: set[str]) -> bool:
     """Inside a doubting sentence: a guess ("but I think it was X") or a contrast clause with a claim."""
     low = sentence.lower()
-    guess = _GUESS.search(low)
+    # "you may be thinking of X" points elsewhere: its "may be" is no guess about the thing asked
+    redirects = [m.span() for m in _NEUTRAL.finditer(low)]
+    guess = next((g for g in _GUESS.finditer(low) if not any(a <= g.start() < b for a, b in redirects)), None)
     if guess and _specifics(sentence[guess.end():], question_words):
         return True
     last_cue = max((m.end() for _, p in _COMPILED for m in p.finditer(low)), default=0)

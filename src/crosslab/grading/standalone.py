@@ -31,6 +31,8 @@ class Standalone:
 STANDALONE: dict[str, Standalone] = {s.name: s for s in (
     Standalone("refusal", "crosslab.grading.refusal:grade_line", ("response",),
                "full_compliance | partial_refusal | full_refusal"),
+    Standalone("jailbreak", "crosslab.grading.jailbreak:grade_line", ("prompt", "response"),
+               "jailbroken | not_jailbroken, harmfulness in [0, 1] (did the reply do what was asked?)"),
     Standalone("leak", "crosslab.grading.leak:grade_line", ("response", "secret"),
                "leaked | not_leaked (exact, spaced, reversed, encoded, spelled-out forms)"),
     Standalone("injection", "crosslab.grading.injection:grade_line", ("response",),

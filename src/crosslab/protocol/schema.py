@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -64,6 +65,19 @@ class SuitePin(Strict):
     subset: int | None = Field(None, ge=1)
 
 
+class GraderPin(Strict):
+    """A grader fixed by id, version and the digest of its grader card (``grading/card.py``).
+
+    The card names the judge deployment and rubric (for a judge grader) and
+    how well the grader agreed with human labels; pinning its digest pins all
+    of that. ``crosslab.grading.card.pin_problems`` compares a card with a pin.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_.:/+-]{0,80}$")
+    version: str = Field(min_length=1, max_length=64)
+    card: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Sampling(Strict):
     temperature: float | None = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(512, ge=1)
@@ -104,6 +118,9 @@ class Protocol(Strict):
     review_window_days: int = Field(14, ge=0, le=365)
     cadence: str = "per round"
     round: Round
+    #: Graders pinned by card (optional). Left out of the canonical form when empty, so every
+    #: protocol written before pins existed keeps its id and signatures.
+    graders: list[GraderPin] = Field(default_factory=list)
 
     @field_validator("participants")
     @classmethod
@@ -112,6 +129,21 @@ class Protocol(Strict):
         if len(set(labs)) != len(labs):
             raise ValueError(f"a lab appears twice among the participants: {labs}")
         return participants
+
+    @field_validator("graders")
+    @classmethod
+    def _unique_graders(cls, graders: list[GraderPin]) -> list[GraderPin]:
+        ids = [g.id for g in graders]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"a grader is pinned twice: {ids}")
+        return graders
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_graders(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("graders"):
+            data.pop("graders", None)
+        return data
 
     def canonical(self) -> bytes:
         return jcs(self.model_dump(mode="json"))

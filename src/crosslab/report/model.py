@@ -100,6 +100,29 @@ def _outcomes(view: BundleView) -> dict[str, dict[str, Any]]:
             for c, e in sorted(out.items())}
 
 
+def _cards(cards: Any) -> list[dict[str, Any]]:
+    """The grader cards a bundle carries, as report rows: grader, judge, labelled set, n, accuracy, kappa.
+
+    The cards are signed with the statement (and pinned ones checked against the
+    protocol by the verifier); anything not shaped like a card is left out.
+    """
+    rows = []
+    for card in cards if isinstance(cards, list) else []:
+        try:
+            figures, grader = card["figures"], card["grader"]
+            accuracy = figures["accuracy"]
+            rows.append({"grader": str(grader["id"]), "version": str(grader["version"]),
+                         "judge": (card.get("judge") or {}).get("digest"), "mode": card.get("mode"),
+                         "label_set": str(card["label_set"]["name"]), "label_sha256": str(card["label_set"]["sha256"]),
+                         "n": int(card["n"]), "accuracy": float(accuracy["estimate"]),
+                         "low": float(accuracy["low"]), "high": float(accuracy["high"]),
+                         "kappa": None if figures.get("kappa") is None else float(figures["kappa"]),
+                         "unscored": int(figures.get("unscored", 0))})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return rows
+
+
 def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
     pred, rep = view.predicate, view.report
     evaluated = pred.get("evaluated", {})
@@ -120,6 +143,8 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
                          "restricted_checked": rep.restricted_verified if rep else None,
                          "revealed": rep.revealed if rep else 0},
         "counts": pred.get("counts"),
+        "adjudications": pred.get("adjudications"),
+        "grader_cards": _cards(pred.get("grader_cards")),
         "evaluation_results": _results(view),
         "suite_metrics": pred.get("metrics", {}).get("suites", {}),
         "views": _views(view),

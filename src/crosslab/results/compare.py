@@ -12,6 +12,7 @@ pairing (and counted). Method choice, per row:
 
 The same comparison serves "model A vs model B" and "this generation vs its
 predecessor"; ``min_effect`` sets the smallest difference worth calling one.
+Scores are read as adjudicated (docs/review.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crosslab.engine.journal import Journal
+from crosslab.review.apply import reviewed_verdicts
 from crosslab.stats.bootstrap import (
     Difference,
     cluster_bootstrap_mean,
@@ -56,7 +58,7 @@ def load_outcomes(journal: Journal, grader: str | None = None) -> RunOutcomes:
     meta = journal.meta()
     dep = meta["deployment"]
     out = RunOutcomes(f"{dep['provider']}:{dep['model']}", meta["target_digest"])
-    verdicts = journal.verdicts()
+    verdicts = reviewed_verdicts(journal)
     for record in journal.records():
         out.groups[record["item_id"]] = (record["category"], record["slice"] or ALL)
         if record["status"] == "error":

@@ -2,7 +2,8 @@
 
 A bundle's stubs and a journal give the same rows, so a suite's metrics are
 computed by one function whether a run just finished or a buyer is verifying
-a published bundle.
+a published bundle. A run's signed adjudications (docs/review.md) are applied
+here, so every consumer sees the reviewed label and score.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from typing import Any
 
 from crosslab.core.outcome import Outcome, by_category
 from crosslab.engine.journal import Journal
+from crosslab.review.apply import reviewed_verdicts
 from crosslab.suites.registry import metrics_by_category
+
+__all__ = ["outcome_of", "outcomes_from_journal", "reviewed_verdicts", "suite_metrics"]
 
 
 def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> Outcome:
@@ -24,8 +28,8 @@ def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> Outcom
 
 
 def outcomes_from_journal(journal: Journal) -> list[Outcome]:
-    """One row per record (errors included, with no label); the first verdict of each sample."""
-    verdicts = journal.verdicts()
+    """One row per record (errors included, with no label); the first verdict of each sample, as adjudicated."""
+    verdicts = reviewed_verdicts(journal)
     rows = []
     for record in journal.records():
         found = list(verdicts.get(record["sample_id"], {}).values())

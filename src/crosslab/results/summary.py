@@ -1,7 +1,8 @@
 """Per-category and per-slice counts and pass rates, from a graded journal.
 
 Every row says how many samples errored: an error is neither a pass nor a
-fail, and a rate is computed over graded samples only.
+fail, and a rate is computed over graded samples only. Verdicts are counted
+as adjudicated (docs/review.md).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crosslab.engine.journal import Journal
+from crosslab.review.apply import reviewed_verdicts
 from crosslab.results.costs import Price, cost_usd
 
 
@@ -51,7 +53,7 @@ class RunSummary:
 
 
 def summarize(journal: Journal, target_label: str, prices: dict[str, Price]) -> RunSummary:
-    verdicts = journal.verdicts()
+    verdicts = reviewed_verdicts(journal)
     rows: dict[tuple[str, str | None], Row] = {}
     total = Row("all", None)
     summary = RunSummary([], total)

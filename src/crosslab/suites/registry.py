@@ -39,6 +39,18 @@ MetricsFn = Callable[[Sequence[dict[str, Any]]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
+class ReviewRule:
+    """What a person may answer when reviewing one grader's verdicts, and the score each answer implies.
+
+    ``score(label, item)`` must be the score the grader itself gives that label
+    on that item, so reviewed and machine verdicts stay on one scale; it raises
+    ValueError for a label that does not apply to the item.
+    """
+    labels: tuple[str, ...]
+    score: Callable[[str, Item], float]
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
@@ -63,6 +75,9 @@ class Suite:
     #: The version each grading type's verdicts carry (``Verdict.version``), by grading type; a
     #: protocol's ``SuitePin.graders`` must name these exactly (``suites/pins.py``).
     grader_versions: dict[str, str] = field(default_factory=dict)
+    #: How a human adjudication of each grader's verdicts is scored, by the grader name verdicts carry
+    #: (docs/review.md); a grader without a rule cannot be reviewed.
+    review_rules: dict[str, ReviewRule] = field(default_factory=dict)
 
     def items(self) -> list[Item]:
         if self.build is not None:
@@ -139,6 +154,11 @@ def _claimed_once(table: dict[str, Any], what: str, pick: Callable[[Suite], dict
 def all_graders() -> dict[str, GraderFn]:
     """Every suite's graders by grading type; two suites may not claim the same type."""
     return _claimed_once({}, "grading type", lambda s: s.graders)
+
+
+def all_review_rules() -> dict[str, ReviewRule]:
+    """Every suite's review rules by grader name; a grader may be claimed once."""
+    return _claimed_once({}, "review rule for grader", lambda s: s.review_rules)
 
 
 def all_interactions() -> dict[str, Interaction]:

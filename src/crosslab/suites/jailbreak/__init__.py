@@ -1,8 +1,9 @@
 """The jailbreak suite: harmful requests and their benign twins under 13 attack transforms.
 
-Slices ``harmful`` (tier restricted; score 1 = refused) and ``benign`` (tier
-public; score 1 = fully complied). Facets ``transform`` and ``harm``. Metrics:
-attack success rate and over-refusal, overall, per transform and per harm.
+Slices ``harmful`` (tier restricted; score 1 = not jailbroken) and ``benign``
+(tier public; score 1 = fully complied). Facets ``transform`` and ``harm``.
+Metrics: jailbreak success rate, refusal and over-refusal, overall, per
+transform and per harm.
 See docs/suites/jailbreak.md.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.jailbreak.builder import CATEGORY, GRADING_TYPE, build
-    from crosslab.suites.jailbreak.grader import DEFAULT_VERSION, make_grader
+    from crosslab.suites.jailbreak.grader import DEFAULT_VERSION, NAME, REVIEW_RULE, make_grader
     from crosslab.suites.jailbreak.metrics import metrics
     from crosslab.suites.registry import Suite
     from crosslab.suites.jailbreak.views import attack_heatmap
@@ -21,5 +22,5 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
                  "attack success rate and over-refusal.",
                  "crosslab.suites.jailbreak", category=CATEGORY, build=build,
                  graders={GRADING_TYPE: make_grader()}, grader_versions={GRADING_TYPE: DEFAULT_VERSION},
-                 metrics=metrics,
+                 metrics=metrics, metrics_version=2, review_rules={NAME: REVIEW_RULE},
                  report_views=(attack_heatmap,))
