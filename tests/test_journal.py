@@ -72,3 +72,28 @@ def test_open_refuses_missing_or_foreign_files(tmp_path: Path):
     (tmp_path / "journal.sqlite").write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(JournalError, match="not a crosslab journal"):
         Journal.open(tmp_path)
+
+
+def test_the_response_cache_is_private_like_a_journal(tmp_path: Path):
+    """It holds replies to restricted and withheld items: 0700 directory, 0600 database and WAL files."""
+    import os
+    import stat
+
+    from crosslab.engine.cache import ResponseCache
+
+    old = os.umask(0o000)
+    try:
+        cache = ResponseCache(tmp_path / "cache")
+        cache.put("k", {"text": "a reply to a withheld item"})
+        assert cache.get("k") == {"text": "a reply to a withheld item"}
+        assert stat.S_IMODE(os.stat(tmp_path / "cache").st_mode) == 0o700
+        files = list((tmp_path / "cache").iterdir())
+        assert {p.name for p in files} >= {"responses.sqlite", "responses.sqlite-wal"}
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files), \
+            {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+        cache.close()
+        os.chmod(tmp_path / "cache" / "responses.sqlite", 0o644)  # left readable by an older crosslab
+        ResponseCache(tmp_path / "cache").close()
+        assert stat.S_IMODE(os.stat(tmp_path / "cache" / "responses.sqlite").st_mode) == 0o600
+    finally:
+        os.umask(old)
