@@ -113,12 +113,7 @@ def train(sets: list[Featurised], names: list[str]) -> dict:
 def score(model_json: dict, s: Featurised) -> list[str]:
     """Labels through the runtime path: the JSON weights read back, as ``jailbreak.assess`` uses them."""
     model = jailbreak.Model.from_json(json.loads(json.dumps(model_json)))
-    out = []
-    for text, rules in zip(s.texts, s.rules):
-        logit, _ = model.contributions(text, rules)
-        out.append("jailbroken" if 1 / (1 + math.exp(-max(-50, min(50, logit)))) >= model.threshold
-                   else "not_jailbroken")
-    return out
+    return [model.predict(text, rules)[0] for text, rules in zip(s.texts, s.rules)]
 
 
 def human(s: Featurised) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crosslab.core.atomic import write_atomically
+from crosslab.core.capped import read_capped
 from crosslab.core.canonical import canonical_json, digest
 from crosslab.core.errors import CrosslabError
 from crosslab.core.strictjson import StrictJSONError, loads_strict
@@ -221,11 +222,10 @@ def parse_card(data: Any, source: str) -> GraderCard:
 def read_card(path: Path) -> GraderCard:
     """A card from disk, checked as hostile input; CardError (one line) on any problem."""
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_CARD_BYTES + 1)
+        data = read_capped(path, MAX_CARD_BYTES)
     except OSError as exc:
         raise CardError(f"cannot read card {path}: {exc.strerror}") from None
-    if len(data) > MAX_CARD_BYTES:
+    if data is None:
         raise CardError(f"card {path} is larger than {MAX_CARD_BYTES} bytes")
     try:
         value = loads_strict(data)

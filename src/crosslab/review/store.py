@@ -24,6 +24,7 @@ from pathlib import Path
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.core.atomic import write_atomically
+from crosslab.core.capped import read_capped
 from crosslab.core.strictjson import StrictJSONError, loads_strict
 from crosslab.identity.keys import IdentityError, PublicIdentity, identity_filename, load_identity
 from crosslab.review.errors import ReviewError
@@ -118,11 +119,11 @@ def load_adjudications(view: RunView, pinned: dict[str, PublicIdentity] | None =
 
 def _load(path: Path, view: RunView, pinned: dict[str, PublicIdentity]) -> Adjudication:
     try:
-        data = path.read_bytes()
+        data = read_capped(path, MAX_FILE_BYTES)  # never more than the limit in memory
     except OSError as exc:
         raise ReviewError(f"{path}: cannot be read ({exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ReviewError(f"{path}: {len(data)} bytes is too large for an adjudication")
+    if data is None:
+        raise ReviewError(f"{path}: more than {MAX_FILE_BYTES} bytes is too large for an adjudication")
     try:
         envelope = loads_strict(data)
     except (StrictJSONError, VerificationError) as exc:
