@@ -17,6 +17,7 @@ from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
 from crosslab.bundle.installed import installed_definitions
 from crosslab.bundle.verify import verify_bundle
+from crosslab.engine.journal import Journal
 from crosslab.identity.keys import load_identity
 from crosslab.suites.registry import get_suite
 
@@ -392,3 +393,31 @@ def test_pinned_grader_cards_travel_in_the_bundle_and_are_checked(world: dict, t
                       lambda p: p.update(grader_cards=[json.loads(other.read_text())]))
     with pytest.raises(VerificationError, match="the protocol pins grader jailbreak 1 by card .* does not carry"):
         verify_bundle(swapped, pinned(world))
+
+
+def test_an_unscored_verdict_is_published_as_format_3_and_counted_in_no_rate(world: dict, tmp_path: Path):
+    """A judge reply that did not parse: label "unscored", score null; graded excludes it, and a format 2
+    statement cannot carry it (older verifiers would count it as a graded failure)."""
+    from crosslab.grading.verdict import Verdict
+
+    run = Path(shutil.copytree(world["run"], tmp_path / "run"))
+    journal = Journal.open(run)
+    [first, *_] = [r for r in journal.records() if r["tier"] == "public"]
+    [grader] = journal.verdicts()[first["sample_id"]]
+    unscored = Verdict.unscored(grader, "1+judge.test", {"reason": "no JSON answer object"})
+    journal.write_verdicts([(first["sample_id"], grader, unscored.to_dict())])
+    journal.close()
+    bundle = tmp_path / "bundle"
+    made = run_cli("bundle", "create", str(run), "--protocol", str(world["protocol"]), "--as", "lab-a",
+                   "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(bundle), env=world["env"])
+    assert made.returncode == 0, made.stderr
+    report = verify_bundle(bundle, pinned(world), metric_definitions=DEFINITIONS)
+    assert report.format_version == "3.0"
+    overall = next(r for r in report.metrics["rows"] if r["category"] == "all")
+    assert (overall["samples"], overall["graded"]) == (12, 11)
+    stubs = [json.loads(line) for line in (bundle / layout.ITEMS).read_text().splitlines()]
+    assert [(s["label"], s["score"]) for s in stubs if s["label"] == "unscored"] == [("unscored", None)]
+
+    _resign_statement(bundle, world["keystore"], "lab-a", lambda p: p.update(format_version="2.0"))
+    with pytest.raises(VerificationError, match="items.jsonl: an unscored stub .* in a format 2.0 bundle"):
+        verify_bundle(bundle, pinned(world), metric_definitions=DEFINITIONS)

@@ -202,3 +202,26 @@ def test_protocol_identities_are_the_identity_file_type_and_checked_as_strictly(
     data["participants"][0]["identity"]["name"] = "Evil Corp"  # the fingerprint no longer matches
     with pytest.raises(ValidationError, match="fingerprint mismatch"):
         Protocol.model_validate(data)
+
+
+def test_a_judge_is_optional_in_the_protocol_and_runs_at_temperature_zero(labs: dict):
+    from crosslab.protocol.rounds import agreed_judge
+
+    path = labs["path"]
+    without = load_protocol(path)
+    assert without.judge is None and agreed_judge(without) is None
+    assert "judge" not in json.loads(without.canonical())  # absent: earlier protocols keep their ids
+    judged = dict(labs["data"], judge={"target": {"provider": "openai", "model": "judge-model",
+                                                  "base_url": "http://127.0.0.1:8080/v1"}, "mode": "judge_when_unsure"})
+    path.write_text(yaml.safe_dump(judged))
+    protocol = load_protocol(path)
+    assert protocol.id != without.id and json.loads(protocol.canonical())["judge"]["mode"] == "judge_when_unsure"
+    deployment = agreed_judge(protocol)
+    assert (deployment.provider, deployment.model, deployment.temperature) == ("openai", "judge-model", 0.0)
+    hot = dict(judged, judge={"target": {"provider": "openai", "model": "j", "temperature": 0.7}})
+    path.write_text(yaml.safe_dump(hot))
+    with pytest.raises(ProtocolError, match="judge must run at temperature 0"):
+        agreed_judge(load_protocol(path))
+    path.write_text(yaml.safe_dump(dict(judged, judge={"target": {}, "mode": "sometimes"})))
+    with pytest.raises(ProtocolError, match="judge"):
+        load_protocol(path)

@@ -181,3 +181,20 @@ def test_trend_appears_only_across_rounds():
     two = build_report([view(2, 0.7), view(1, 0.5)], "public", "now")
     assert [(p["round"], p["pass_rate"]) for p in two["trend"]] == [(1, 0.5), (2, 0.7)]
     assert "Overall pass rate by round" in render_html(two)
+
+
+def test_each_suite_metric_row_names_its_grader_and_carries_its_cards():
+    """asr rests on the jailbreak grader (its rules card or its judge card), over-refusal on the refusal grader."""
+    from crosslab.report.model import _with_agreement
+
+    rows = [{"metric": "errors", "group": {}}, {"metric": "asr", "group": {}}, {"metric": "over_refusal", "group": {}}]
+    card = {"grader": "jailbreak", "accuracy": 0.8, "low": 0.7, "high": 0.9, "kappa": 0.6, "n": 20}
+    judge_card = {**card, "grader": "judge:jailbreak"}
+    unrelated = {**card, "grader": "answer"}
+    out = _with_agreement({"jailbreak": rows}, [card, judge_card, unrelated])["jailbreak"]
+    by_metric = {r["metric"]: r for r in out}
+    assert by_metric["asr"]["grader"] == "jailbreak"
+    assert by_metric["asr"]["agreement"] == [card, judge_card]
+    assert (by_metric["over_refusal"]["grader"], by_metric["over_refusal"]["agreement"]) == ("refusal", [])
+    assert (by_metric["errors"]["grader"], by_metric["errors"]["agreement"]) == (None, [])
+    assert _with_agreement("not a dict", [card]) == {}

@@ -151,7 +151,7 @@ def test_install_without_the_jailbreak_suite_still_verifies(tmp_path: Path):
 # Formats this verifier does not know.
 
 @pytest.mark.parametrize(("version", "message"), [
-    ("3.0", "bundle format 3.0 is not one this verifier reads (it reads 1.x, 2.x)"),
+    ("4.0", "bundle format 4.0 is not one this verifier reads (it reads 1.x, 2.x, 3.x)"),
     ("2", "format_version '2' is not MAJOR.MINOR"),
     ("1.0", "format 1 bundles carry no format_version field"),
 ])

@@ -9,7 +9,10 @@ Answers are scripted from the last user message (the *sample key*):
 * ``"ECHO: " + key`` by default;
 * a native tool call when tools are offered and the key contains
   ``CALL_TOOL <name> <json-object>``;
-* ``"TOOL_RESULT: " + <result text>`` when the last turn carries tool results.
+* ``"TOOL_RESULT: " + <result text>`` when the last turn carries tool results;
+* a judge's answer object when the key quotes an earlier echo (a judge grading
+  an echoed reply) that carries ``JUDGE_SAYS k=v,k=v`` (``true``/``false`` and
+  digits become JSON booleans and integers): ``{"k": v, ...}``.
 
 Faults are injected deterministically: the n-th request (n = 0, 1, ...) for a
 key draws from ``random.Random(f"{seed}:{key}:{n}")``, so a rerun of the same
@@ -121,6 +124,18 @@ def parse_call(key: str) -> tuple[str, dict[str, Any]] | None:
     return (name, args) if name and isinstance(args, dict) else None
 
 
+def judge_answer(key: str) -> str | None:
+    """``JUDGE_SAYS label=correct`` inside a quoted echo -> ``{"label": "correct"}`` (None otherwise)."""
+    at = key.rfind("JUDGE_SAYS ")
+    if at < 0 or "ECHO: " not in key[:at]:
+        return None
+    fields: dict[str, Any] = {}
+    for pair in key[at + len("JUDGE_SAYS "):].split(None, 1)[0].split(","):
+        name, _, value = pair.partition("=")
+        fields[name] = {"true": True, "false": False}.get(value, int(value) if value.isdigit() else value)
+    return json.dumps(fields)
+
+
 def script(turn: Turn) -> Answer:
     if turn.tool_result is not None:
         text = "TOOL_RESULT: " + turn.tool_result
@@ -129,7 +144,7 @@ def script(turn: Turn) -> Answer:
         call = parse_call(turn.key)
         if call is not None:
             return Answer(call=call, words=1 + len(call[1]))
-    text = "ECHO: " + turn.key
+    text = judge_answer(turn.key) or "ECHO: " + turn.key
     return Answer(text=text, words=_words(text))
 
 

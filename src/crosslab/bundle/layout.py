@@ -22,10 +22,20 @@ RESPONSE_PREDICATE_TYPE = "urn:crosslab:predicate:right-of-reply:v1"
 #: The bundle format this crosslab writes, "major.minor". A verifier reads every minor version of
 #: the majors it knows (a minor version only adds fields) and refuses other majors.
 FORMAT_VERSION = "2.0"
-KNOWN_MAJORS = (1, 2)
+#: Format 3 is written only when a stub is ``unscored`` (a judge reply that did not parse: label
+#: "unscored", score null), which format 2 verifiers would count as graded and failed; every other
+#: bundle stays format 2, so older verifiers keep reading it.
+UNSCORED_FORMAT_VERSION = "3.0"
+KNOWN_MAJORS = (1, 2, 3)
 #: Format 1 (crosslab 0.1.0) had no ``format_version`` field and declared no metric definitions;
 #: every suite's metrics in it are version 1 of that suite (named by its category).
 IMPLIED_FORMAT = "1.0"
+
+
+def format_for(stubs: Any) -> str:
+    """The format a bundle of these stubs is written in: 3.0 if any is unscored, else 2.0."""
+    return UNSCORED_FORMAT_VERSION if any(s["label"] is not None and s["score"] is None for s in stubs) \
+        else FORMAT_VERSION
 
 
 def format_version(predicate: dict[str, Any]) -> str:

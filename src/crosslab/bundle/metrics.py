@@ -42,7 +42,7 @@ def pass_rate_rows(stubs: Sequence[Outcome]) -> list[dict[str, Any]]:
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # samples, errors, graded, passed
     for stub in stubs:
         status, category = stub["status"], stub["category"]
-        graded = status == "ok" and stub["label"] is not None
+        graded = status == "ok" and stub["label"] is not None and stub["score"] is not None  # unscored: not graded
         passed = graded and stub["score"] == 1.0
         for key in {(category, stub["slice"] or "all"), (category, "all"), ("all", "all")}:
             c = counts[key]

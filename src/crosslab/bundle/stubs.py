@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crosslab.core.jcs import jcs
-from crosslab.core.outcome import Stub
+from crosslab.core.outcome import Stub, verdict_score
 from crosslab.disclosure.commitments import Disclosure, make_disclosure
 
 
@@ -25,7 +25,7 @@ def stub_for(index: int, record: dict[str, Any], verdict: dict[str, Any] | None)
     stub = Stub(
         i=index, category=record["category"], slice=record["slice"], tier=record["tier"],
         facets=dict(record.get("facets") or {}), status=record["status"],
-        label=verdict["label"] if verdict else None, score=float(verdict["score"]) if verdict else None,
+        label=verdict["label"] if verdict else None, score=verdict_score(verdict),
         values=dict((verdict or {}).get("values") or {}), c=disclosure.commitment,
     )
     return stub, disclosure

@@ -86,7 +86,7 @@ class VerificationResult:
     public_verified: int
     restricted_verified: int | None  # None: not decrypted (no partner key given)
     withheld: int
-    countersigned: bool
+    countersigned: bool  # signed by the evaluated lab's key: for a self-evaluation, the evaluator's own
     response: str | None
     metrics: dict[str, Any] = field(default_factory=dict)
     revealed: int = 0  # later reveals (reveals/*.jsonl) checked against the original stubs
@@ -95,6 +95,9 @@ class VerificationResult:
     content_checked: list[str] = field(default_factory=list)
     pinned_suites: list[str] = field(default_factory=list)  # the pinned suites, in protocol order
     suite_metrics: list[SuiteMetricsCheck] = field(default_factory=list)
+    #: The evaluator evaluated its own deployment (the protocol allows it): no independent evaluation,
+    #: and its countersignature, by the same key, adds no independent review.
+    self_evaluation: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result (``crosslab verify --json``)."""
@@ -251,9 +254,9 @@ def _check_claims(pred: dict[str, Any], protocol: Protocol) -> None:
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise VerificationError(f"{where}: crosslab_version {printable(str(version))!r} is not a version number")
     evaluated = pred["evaluated"]
-    if evaluated.get("lab") == pred.get("evaluator"):
-        raise VerificationError(f"{where}: {evaluated.get('lab')} evaluated itself; a protocol round is labs "
-                                "evaluating each other")
+    if evaluated.get("lab") == pred.get("evaluator") and not protocol.allow_self_evaluation:
+        raise VerificationError(f"{where}: {evaluated.get('lab')} evaluated itself, and the protocol does not "
+                                "allow self-evaluation (a round is labs evaluating each other)")
     agreed = agreed_deployment(protocol, str(evaluated["lab"]), str(evaluated["deployment"])).digest
     if evaluated.get("target_digest") != agreed or set(evaluated) != {"lab", "deployment", "target_digest"}:
         raise VerificationError(f"{where}: the evaluated deployment's digest is not the one agreed in the protocol")
@@ -365,6 +368,9 @@ def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> tuple[dic
         raise VerificationError(f"{layout.STATEMENT}: metrics are not {{rows, suites}}")
     if jcs(pass_rate_rows(stubs)) != jcs(metrics["rows"]):
         raise VerificationError(f"{layout.STATEMENT}: metrics differ from those recomputed from the stubs")
+    if layout.format_version(pred).startswith(("1.", "2.")) and layout.format_for(stubs) != layout.FORMAT_VERSION:
+        raise VerificationError(f"{layout.ITEMS}: an unscored stub (a label with no score) in a format "
+                                f"{layout.format_version(pred)} bundle; only format 3 bundles carry them")
     return metrics, counts
 
 
@@ -555,6 +561,10 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     if require_countersignature and evaluated_key not in verified.keyids:
         raise VerificationError(f"{layout.STATEMENT}: not countersigned by the evaluated lab ({evaluated['lab']}); "
                                 "a countersignature is required")
+    self_evaluation = evaluated["lab"] == pred["evaluator"]  # check 4 refused it unless the protocol allows it
+    if require_countersignature and self_evaluation:
+        raise VerificationError(f"{layout.STATEMENT}: a self-evaluation ({evaluated['lab']} on its own deployment) "
+                                "has no independent countersignature; a countersignature is required")
     return VerificationResult(
         protocol_id=protocol.id, format_version=layout.format_version(pred),
         crosslab_version=str(pred.get("crosslab_version")), round=protocol.round.model_dump(mode="json"),
@@ -564,7 +574,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
         withheld_revealed=withheld_revealed, content_checked=content_checked,
         pinned_suites=[p.name for p in protocol.suites],
-        suite_metrics=suite_checks)
+        suite_metrics=suite_checks, self_evaluation=self_evaluation)
 
 
 def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> tuple[int, set[int]]:

@@ -198,7 +198,7 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
         "disclosure": policy.model_dump(mode="json"),
         "crosslab_version": __version__,
-        "format_version": layout.FORMAT_VERSION,
+        "format_version": layout.format_for(stubs),
     }
     subjects = [(name, hashlib.sha256(files[name]).hexdigest())
                 for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED, layout.PROTOCOL)]

@@ -104,10 +104,12 @@ def countersign_cmd(
 
     pinned = _pinned(keys)
     try:
-        countersign(bundle, lab, _keystore(keystore).signing_key(lab), pinned, response)
+        report = countersign(bundle, lab, _keystore(keystore).signing_key(lab), pinned, response)
     except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON in the bundle's files
         fail(str(exc), code=1)
-    console.print(f"countersigned {bundle} as {lab}" + (" with a reply" if response else ""), soft_wrap=True)
+    console.print(f"countersigned {bundle} as {lab}" + (" with a reply" if response else "")
+                  + (" (a self-evaluation: your countersignature adds no independent review)"
+                     if report.self_evaluation else ""), soft_wrap=True)
 
 
 def verify(
@@ -152,8 +154,10 @@ def verify(
                               sort_keys=True))
         return
     out = console.print
-    out(f"[green]verified[/] {escape(printable(str(bundle)))}: {report.evaluator} evaluated {report.evaluated}/"
-        f"{report.deployment}", soft_wrap=True, highlight=False)
+    who = (f"self-evaluation (allowed by the protocol): {report.evaluator} evaluated its own deployment "
+           if report.self_evaluation else f"{report.evaluator} evaluated ")
+    out(f"[green]verified[/] {escape(printable(str(bundle)))}: {who}{report.evaluated}/{report.deployment}",
+        soft_wrap=True, highlight=False)
     out(f"round {report.round['number']} of {report.round['date']}, protocol {report.protocol_id}", soft_wrap=True,
         highlight=False)
     out(f"bundle format {report.format_version}, written by crosslab {escape(report.crosslab_version)}",
@@ -178,7 +182,10 @@ def verify(
     for check in report.suite_metrics:
         style = "" if check.status == "rechecked" else "[yellow]"
         out(f"{style}{escape(check.line())}", soft_wrap=True, highlight=False)
-    out(("countersigned by " + report.evaluated if report.countersigned else "not countersigned")
+    countersigned = "countersigned by " + report.evaluated + (
+        " (the evaluator itself: a self-evaluation's countersignature adds no independent review)"
+        if report.self_evaluation else "")
+    out((countersigned if report.countersigned else "not countersigned")
         + (f"; reply: {escape(printable(report.response))}" if report.response else ""), soft_wrap=True,
         highlight=False)
 

@@ -18,13 +18,15 @@ def scan(
     runs: Annotated[list[Path] | None, typer.Option("--run", help="Run directories whose items count as "
                                                                  "sensitive too (repeatable).")] = None,
 ) -> None:
-    """Scan every file under DIR except encrypted ones and reveals/; exit 1 on any hit.
+    """Scan every file under DIR except encrypted ones; exit 1 on any hit.
 
     Sensitive text: the authored content of every restricted or withheld item of
     the installed suites and of the given runs (minus passages public items share),
-    and any canary token.
+    and any canary token. A bundle's reveals/NNNN.jsonl may carry the text and
+    canary of the items its own disclosure lines reveal, and nothing else
+    (`crosslab verify` checks that each opens a commitment the evaluator signed).
     """
-    from crosslab.disclosure.leakscan import scan_files
+    from crosslab.disclosure.leakscan import reveal_allowance, scan_files
     from crosslab.suites.registry import installed_sensitive
     from crosslab.engine.journal import Journal, JournalError
 
@@ -39,9 +41,8 @@ def scan(
         items.extend(journal.items())
         journal.close()
     sensitive = installed_sensitive(items)
-    files = {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
-             if p.is_file() and p.relative_to(directory).parts[0] != "reveals"}
-    hits = scan_files(files, sensitive)
+    files = {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    hits = scan_files(files, sensitive, revealed=reveal_allowance(files))
     if hits:
         for hit in hits[:20]:
             console.print(f"[red]leak:[/] {hit}", soft_wrap=True, highlight=False)

@@ -66,16 +66,26 @@ def run(
     prices: Annotated[Path | None, Opt(help="YAML price overrides (USD per million tokens).")] = None,
     limit: Annotated[int | None, Opt(min=1, help="Only the first N items.")] = None,
     no_preflight: Annotated[bool, Opt("--no-preflight", help="Skip the one-call reachability check.")] = False,
+    judge: Annotated[str | None, Opt("--judge", help="Judge model grading beside the rules: provider:model or "
+                                     "a target YAML file (docs/graders/judges.md).")] = None,
+    judge_base_url: Annotated[str | None, Opt("--judge-base-url", help="Judge API base URL (an OpenAI-"
+                                              "compatible llama.cpp or vLLM server).")] = None,
+    judge_mode: Annotated[str, Opt("--judge-mode", help="both (judge decides, disagreements flagged), judge, "
+                                   "or judge_when_unsure.")] = "both",
+    judge_max_tokens: Annotated[int, Opt("--judge-max-tokens", min=1, help="Max judge output tokens.")] = 512,
 ) -> None:
     """Run a suite or items file against a target; journal, grade and summarise it."""
     limits = {"concurrency": concurrency, "requests_per_minute": rpm, "tokens_per_minute": tpm,
               "timeout_s": timeout, "max_retries": max_retries}
     if resume:
+        if judge or judge_base_url:
+            fail("--resume grades with the run's own judge (if any); drop --judge")
         config, journal = _resume_config(resume, out, suite, items, target, limits)
     else:
         config = _new_config(suite, items, target, limit, epochs, limits,
                              {"base_url": base_url, "system_prefix": system_prefix,
                               "temperature": temperature, "max_tokens": max_tokens, "seed": seed})
+        config = _with_judge(config, judge, judge_base_url, judge_mode, judge_max_tokens)
         journal = None
     try:
         price_table = load_prices(prices)
@@ -83,6 +93,7 @@ def run(
         fail(f"cannot load prices: {exc}")
     try:
         model = create_target(config.deployment)
+        judge_model = create_target(config.judge.deployment) if config.judge is not None else None
     except (CredentialsError, TargetError) as exc:
         fail(str(exc))
     cache = None if no_cache else ResponseCache(cache_dir or default_cache_dir())
@@ -93,7 +104,7 @@ def run(
     opened: list[Journal] = [journal] if journal else []
     try:
         journal, summary = asyncio.run(_session(config, model, opened, out, cache, environments,
-                                                quiet=quiet, check_first=not no_preflight))
+                                                quiet=quiet, check_first=not no_preflight, judge=judge_model))
     except SampleError as exc:
         fail(f"{config.deployment.label} did not answer a test call ({exc.kind}): {exc}", code=1)
     except KeyboardInterrupt:
@@ -109,10 +120,13 @@ def run(
     except CrosslabError as exc:
         journal.close()
         fail(f"{run_dir}: {exc}", code=1)
+    judge_summary = journal.meta().get("judge_summary") if config.judge is not None else None
     journal.set_meta("finished_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     journal.close()
     print_suite_metrics(console, extra_metrics)
     _print_summary(config, result, summary.skipped, elapsed, run_dir)
+    if judge_summary is not None:
+        _print_judge(judge_summary, price_table)
 
 
 def _new_config(suite: str | None, items_path: Path | None, target: str | None, limit: int | None,
@@ -139,6 +153,24 @@ def _new_config(suite: str | None, items_path: Path | None, target: str | None, 
     return RunConfig(deployment, loaded, source, epochs)
 
 
+def _with_judge(config: RunConfig, spec: str | None, base_url: str | None, mode: str,
+                max_tokens: int) -> RunConfig:
+    """The run's config with its judge (temperature 0), or unchanged without --judge."""
+    from dataclasses import replace
+
+    from crosslab.run.judged import JudgeConfig
+
+    if spec is None:
+        if base_url:
+            fail("--judge-base-url needs --judge")
+        return config
+    try:
+        deployment = parse_target(spec, {"base_url": base_url, "temperature": 0.0, "max_tokens": max_tokens})
+        return replace(config, judge=JudgeConfig(deployment, mode))  # type: ignore[arg-type]
+    except DeploymentError as exc:
+        fail(f"--judge: {exc}")
+
+
 def _resume_config(resume: str, out: Path, suite: str | None, items: Path | None, target: str | None,
                    limits: dict[str, Any]) -> tuple[RunConfig, Journal]:
     if suite or items or target:
@@ -154,7 +186,7 @@ def _resume_config(resume: str, out: Path, suite: str | None, items: Path | None
 
 async def _session(config: RunConfig, model: Any, opened: list[Journal], out: Path,
                    cache: ResponseCache | None, environments: dict[str, Any], *, quiet: bool,
-                   check_first: bool) -> tuple[Journal, Any]:
+                   check_first: bool, judge: Any = None) -> tuple[Journal, Any]:
     """Preflight, then journal and execute, all on one event loop (HTTP sessions bind to it).
 
     ``opened`` holds the journal (given, or created after the preflight) so an
@@ -163,19 +195,23 @@ async def _session(config: RunConfig, model: Any, opened: list[Journal], out: Pa
     try:
         if check_first:
             await preflight(model)  # raises SampleError before any journal exists
+            if judge is not None:
+                await preflight(judge)
         if not opened:
             opened.append(create_journal(out, config))
         journal = opened[0]
-        return journal, await _execute_with_progress(config, model, journal, cache, environments, quiet)
+        return journal, await _execute_with_progress(config, model, journal, cache, environments, quiet, judge)
     finally:
         await model.aclose()
+        if judge is not None:
+            await judge.aclose()
 
 
 async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal, cache: ResponseCache | None,
-                                 environments: dict[str, Any], quiet: bool) -> Any:
+                                 environments: dict[str, Any], quiet: bool, judge: Any = None) -> Any:
     total = len(config.items) * config.epochs
     if quiet:
-        return await execute_run(config, model, journal, cache=cache, environments=environments)
+        return await execute_run(config, model, journal, cache=cache, environments=environments, judge=judge)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[errors]} errors"),
@@ -195,7 +231,22 @@ async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal
             progress.update(task, advance=1, errors=counts["errors"], rate=f"{rate:.1f}/s")
 
         return await execute_run(config, model, journal, cache=cache, environments=environments,
-                                 on_record=on_record)
+                                 on_record=on_record, judge=judge)
+
+
+def _print_judge(s: dict[str, Any], prices: Any) -> None:
+    """One line: what the judge decided, what it could not, and what it cost."""
+    from crosslab.results.costs import cost_usd
+
+    cost = cost_usd(s["judge"], s["tokens_in"], s["tokens_out"], prices)
+    calls = s["calls"]
+    failed = f" ({s['failed']} failed calls)" if s["failed"] else ""
+    spent = "no price known" if cost is None else f"${cost:.4f}"
+    console.print(f"judge {s['judge']} ({s['mode']}): {s['asked']} samples asked, {s['decided']} decided, "
+                  f"{s['disagreements']} disagree with the rules, {s['unscored']} unscored{failed} · "
+                  f"calls {calls.get('sent', 0)} sent, {calls.get('cached', 0)} cached, "
+                  f"{calls.get('resumed', 0)} from the judge journal · tokens in {s['tokens_in']:,} "
+                  f"out {s['tokens_out']:,} · cost {spent}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _fmt_rate(rate: float | None) -> str:

@@ -10,8 +10,13 @@ verifier handles 100,000 of them); these types name their fields.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+
+#: The label of a judge reply that did not parse (docs/graders/judges.md): no label was given, so the
+#: sample has no score and enters no rate; suites count it in an ``unscored`` row.
+UNSCORED = "unscored"
 
 
 class Outcome(TypedDict):
@@ -20,8 +25,8 @@ class Outcome(TypedDict):
     tier: str
     facets: dict[str, str]
     status: str  # "ok" or "error"
-    label: str | None  # the verdict's label; None for errors and ungraded samples
-    score: float | None  # 1.0 = the behaviour the item asks for
+    label: str | None  # the verdict's label; None for errors and ungraded samples; UNSCORED for a failed judge
+    score: float | None  # 1.0 = the behaviour the item asks for; None when there is no label or it is UNSCORED
     values: dict[str, float]
 
 
@@ -40,3 +45,19 @@ def by_category(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
     for o in outcomes:
         grouped[o["category"]].append(o)
     return grouped
+
+
+def verdict_score(verdict: Mapping[str, Any] | None) -> float | None:
+    """A journal verdict's score as a float, or None (no verdict, or an unscored judge reply)."""
+    if not verdict or verdict.get("score") is None:
+        return None
+    return float(verdict["score"])
+
+
+def graded(outcome: Outcome) -> bool:
+    """Whether an outcome enters rates: answered, and labelled by a grader (not an error, not unscored)."""
+    return outcome["status"] == "ok" and outcome["label"] is not None and outcome["score"] is not None
+
+
+def unscored(outcomes: Sequence[Outcome]) -> int:
+    return sum(o["status"] == "ok" and o["label"] == UNSCORED for o in outcomes)

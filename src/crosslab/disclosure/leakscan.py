@@ -11,6 +11,11 @@ that") would make every bundle fail.
 
 Public artifacts are scanned as a reader would see them: disclosures and
 DSSE payloads are decoded first, HTML entities unescaped.
+
+A bundle's later reveals (``reveals/NNNN.jsonl``) legitimately carry the
+restricted items they reveal, so each reveal file may carry the text and
+canary of the items its own disclosure lines name, and nothing else; a file
+there that is not made only of disclosure lines is scanned like any other.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
 import orjson
 
-from crosslab.disclosure.canary import PATTERN as CANARY
+from crosslab.attest.errors import VerificationError
+from crosslab.disclosure.canary import PATTERN as CANARY, canary_for
+from crosslab.disclosure.commitments import open_disclosure
 from crosslab.disclosure.normalise import views
 from crosslab.items.item import Item
 
@@ -33,6 +40,8 @@ SHINGLE = 8
 MIN_WORDS = 4
 _WORD = re.compile(r"\w+")
 _SPACES = re.compile(r"\s+")
+#: A later reveal in a bundle (bundle/layout.py REVEALS), at any depth under the scanned directory.
+REVEAL_FILE = re.compile(r"(?:.*/)?reveals/[0-9]{4}\.jsonl")
 #: Encrypted files are recognised by the age header, never by their name.
 AGE_HEADER = b"age-encryption.org/v1\n"
 
@@ -55,6 +64,8 @@ class Sensitive:
     """Word sequences that must not appear in public, each mapped to the item it came from."""
 
     grams: dict[int, dict[tuple[str, ...], str]] = field(default_factory=dict)
+    #: Each non-public item's authored texts: what a reveal of that item may carry (``allowance``).
+    texts: dict[str, list[str]] = field(default_factory=dict)
     #: Every word of the sensitive texts: words outside it are filler to an attacker, and are skipped
     #: in a second pass, so "tell me, um, basically how to…" still matches "tell me how to…".
     vocabulary: frozenset[str] = frozenset()
@@ -72,7 +83,8 @@ class Sensitive:
                         public.setdefault(n, set()).update(_grams(tokens, n))
                 elif len(tokens) >= MIN_WORDS:
                     secret.append((item.id, tokens))
-        found = cls(vocabulary=frozenset(t for _, tokens in secret for t in tokens))
+        found = cls(vocabulary=frozenset(t for _, tokens in secret for t in tokens),
+                    texts={i.id: authored_texts(i) for i in items if i.tier != "public"})
         for item_id, tokens in secret:
             n = min(len(tokens), SHINGLE)
             for gram in _grams(tokens, n):
@@ -80,8 +92,38 @@ class Sensitive:
                     found.grams.setdefault(n, {}).setdefault(gram, item_id)
         return found
 
+    def matches(self, view: str) -> Iterator[tuple[tuple[str, ...], str]]:
+        """(gram, item id) for each sensitive run of words in ``view``, also with filler words skipped."""
+        tokens = words(view)
+        kept = [t for t in tokens if t in self.vocabulary]
+        for n, table in self.grams.items():
+            for gram in chain(_grams(tokens, n), _grams(kept, n) if len(kept) < len(tokens) else ()):
+                item_id = table.get(gram)
+                if item_id is not None:
+                    yield gram, item_id
+
+    def allowance(self, item_ids: Iterable[str]) -> Allowance:
+        """What a reveal of these items may carry: their canaries, and every sensitive run of words
+        their own authored text shows when read as the scan reads it (decoded, normalised), which
+        includes passages they share with other items."""
+        item_ids = frozenset(item_ids)
+        return Allowance(frozenset(canary_for(i) for i in item_ids),
+                         frozenset(gram for i in item_ids for text in self.texts.get(i, ())
+                                   for view in views(text) for gram, _ in self.matches(view)))
+
     def __len__(self) -> int:
         return sum(len(g) for g in self.grams.values())
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What one file may carry without a hit (a reveal file: the items it reveals)."""
+
+    canaries: frozenset[str] = frozenset()
+    grams: frozenset[tuple[str, ...]] = frozenset()
+
+
+NOTHING = Allowance()
 
 
 @dataclass(frozen=True)
@@ -96,25 +138,21 @@ class Hit:
         return f"{self.artifact}: {self.kind}{source} ({self.excerpt})"
 
 
-def scan_text(artifact: str, text: str, sensitive: Sensitive) -> list[Hit]:
+def scan_text(artifact: str, text: str, sensitive: Sensitive, allowed: Allowance = NOTHING) -> list[Hit]:
     """Canaries (also written with spaces) and runs of sensitive words in every view of ``text``
-    (normalised, and each base64/hex token decoded: disclosure/normalise.py)."""
+    (normalised, and each base64/hex token decoded: disclosure/normalise.py), less what is ``allowed``."""
     hits: list[Hit] = []
-    canaries: set[str] = set()
+    canaries: set[str] = set(allowed.canaries)
     seen: set[str] = set()
     for view in views(text):
         for m in CANARY.finditer(_SPACES.sub("", view)):
-            if m.group(0) not in canaries:
-                canaries.add(m.group(0))
+            if m.group(0).lower() not in canaries:
+                canaries.add(m.group(0).lower())
                 hits.append(Hit(artifact, "canary", None, m.group(0)[:24] + "…"))
-        tokens = words(view)
-        kept = [t for t in tokens if t in sensitive.vocabulary]
-        for n, table in sensitive.grams.items():
-            for gram in chain(_grams(tokens, n), _grams(kept, n) if len(kept) < len(tokens) else ()):
-                item_id = table.get(gram)
-                if item_id is not None and item_id not in seen:
-                    seen.add(item_id)
-                    hits.append(Hit(artifact, "restricted text", item_id, " ".join(gram[:3]) + " …"))
+        for gram, item_id in sensitive.matches(view):
+            if item_id not in seen and gram not in allowed.grams:
+                seen.add(item_id)
+                hits.append(Hit(artifact, "restricted text", item_id, " ".join(gram[:3]) + " …"))
     return hits
 
 
@@ -172,15 +210,51 @@ def readable_views(name: str, data: bytes) -> Iterator[tuple[str, str]]:
                 yield f"{name}:{number}", _as_text(decoded)
 
 
-def scan_files(files: dict[str, bytes], sensitive: Sensitive) -> list[Hit]:
-    """Scan named public artifacts (encrypted files are skipped by name)."""
+def revealed_items(data: bytes) -> frozenset[str] | None:
+    """The item ids a reveal file's disclosures name, or None if any line is not a disclosure line.
+
+    Only the form is checked: whether each disclosure opens a commitment the
+    evaluator signed is ``crosslab verify``'s check 11, not the scan's.
+    """
+    items: set[str] = set()
+    lines = data.split(b"\n")
+    for line in lines[:-1] if lines[-1] == b"" else lines:  # every line ends with a newline
+        try:
+            entry = orjson.loads(line)
+            if not isinstance(entry, dict) or set(entry) != {"d", "i"} or type(entry["i"]) is not int:
+                return None
+            _salt, value = open_disclosure(entry["d"])
+            item_id = value["record"]["item_id"]
+        except (orjson.JSONDecodeError, VerificationError, TypeError, KeyError):
+            return None
+        if not isinstance(item_id, str):
+            return None
+        items.add(item_id)
+    return frozenset(items)
+
+
+def reveal_allowance(files: Mapping[str, bytes]) -> dict[str, frozenset[str]]:
+    """For each reveal file (``REVEAL_FILE``, made only of disclosure lines): the items it may carry."""
+    allowance: dict[str, frozenset[str]] = {}
+    for name, data in files.items():
+        if REVEAL_FILE.fullmatch(name) and (items := revealed_items(data)) is not None:
+            allowance[name] = items
+    return allowance
+
+
+def scan_files(files: Mapping[str, bytes], sensitive: Sensitive,
+               revealed: Mapping[str, Set[str]] | None = None) -> list[Hit]:
+    """Scan named public artifacts (encrypted files are skipped by their age header, never by name).
+
+    ``revealed`` (``reveal_allowance``): per file, the items whose text and canary it may carry."""
     hits: list[Hit] = []
     for name, data in sorted(files.items()):
         if data.startswith(AGE_HEADER):  # encrypted, whatever its name; a plain file named *.age is scanned
             continue
+        allowed = sensitive.allowance(revealed[name]) if revealed and name in revealed else NOTHING
         found: dict[tuple[str, str | None], Hit] = {}  # views overlap: one hit per file, kind and item
         for label, text in readable_views(name, data):
-            for hit in scan_text(label, text, sensitive):
+            for hit in scan_text(label, text, sensitive, allowed):
                 key = (hit.kind, hit.item_id if hit.kind != "canary" else hit.excerpt)
                 if key not in found or (":" in hit.artifact and ":" not in found[key].artifact):
                     found[key] = hit  # the most precise place: a line beats the whole file

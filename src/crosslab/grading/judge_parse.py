@@ -27,13 +27,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from crosslab.core.outcome import UNSCORED
 from crosslab.core.strictjson import STRICT_DECODER
 from crosslab.grading import judge_delimit
 from crosslab.grading.judge import Rubric as StrongRejectRubric
 from crosslab.grading.judge import strongreject_score
 from crosslab.grading.judge_rubric import Rubric
 
-UNSCORED = "unscored"
 #: The parser's own version: a change in how replies are read changes every judge grader's version.
 PARSER_VERSION = "1"
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from crosslab.core.outcome import UNSCORED
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     grader: str
     version: str
     label: str
-    score: float
+    #: None only for ``unscored`` (a judge reply that did not parse): no score, never a default one.
+    score: float | None
     #: Why: e.g. the matched span and its offsets, or what was looked for and not found.
     evidence: dict[str, Any]
     #: Small public numbers a suite's metrics need beyond the score (e.g. a stated
@@ -28,6 +31,11 @@ class Verdict:
            values: dict[str, float] | None = None) -> Verdict:
         """A verdict whose grader name and version the ``crosslab.grader`` decorator fills in."""
         return cls("", "", label, float(score), dict(evidence or {}), dict(values or {}))
+
+    @classmethod
+    def unscored(cls, grader: str, version: str, evidence: dict[str, Any]) -> Verdict:
+        """A judge was asked and its reply did not parse: no label, no score; counted, never defaulted."""
+        return cls(grader, version, UNSCORED, None, evidence)
 
     @property
     def passed(self) -> bool:

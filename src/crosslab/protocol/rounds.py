@@ -1,7 +1,8 @@
 """A round's directions: every evaluator lab × every other lab's agreed deployment.
 
 With N labs each putting up deployments, a round is N × (the others'
-deployments) ordered pairs. Each direction is run by the evaluator alone and
+deployments) ordered pairs, plus each lab's own deployments when the protocol
+allows self-evaluation. Each direction is run by the evaluator alone and
 ends in one bundle. ``agreed_deployment`` is the single place that turns a
 protocol's deployment spec into a Deployment, so the run, the bundle writer and
 the verifier always derive the same deployment digest.
@@ -33,14 +34,31 @@ class Direction:
 
 
 def directions(protocol: Protocol, evaluator: str | None = None) -> list[Direction]:
-    """All ordered pairs of the round (or one evaluator's share), in participant order."""
+    """All ordered pairs of the round (or one evaluator's share), in participant order.
+
+    A lab evaluates its own deployments only when the protocol allows self-evaluation."""
     labs = [p.identity.lab for p in protocol.participants]
     if evaluator is not None and evaluator not in labs:
         raise ProtocolError(f"{evaluator!r} is not a participant of this protocol (participants: {', '.join(labs)})")
     return [Direction(ev.identity.lab, ed.identity.lab, d.name)
             for ev in protocol.participants if evaluator in (None, ev.identity.lab)
-            for ed in protocol.participants if ed.identity.lab != ev.identity.lab
+            for ed in protocol.participants
+            if ed.identity.lab != ev.identity.lab or protocol.allow_self_evaluation
             for d in ed.deployments]
+
+
+def agreed_judge(protocol: Protocol) -> Deployment | None:
+    """The protocol's judge as a deployment at temperature 0 (its own max_tokens, else 512), or None."""
+    if protocol.judge is None:
+        return None
+    fields = {"temperature": 0.0, "max_tokens": 512, **protocol.judge.target}
+    try:
+        deployment = build_deployment(fields, "the protocol's judge")
+    except DeploymentError as exc:
+        raise ProtocolError(str(exc)) from None
+    if deployment.temperature != 0.0:
+        raise ProtocolError(f"the protocol's judge must run at temperature 0, not {deployment.temperature}")
+    return deployment
 
 
 def agreed_deployment(protocol: Protocol, lab: str, name: str) -> Deployment:

@@ -78,6 +78,19 @@ class GraderPin(Strict):
     card: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class JudgeSpec(Strict):
+    """The judge model every direction grades with (``crosslab run --judge``), agreed by all participants.
+
+    ``target`` is a target spec like a deployment's (provider, model, base_url,
+    max_tokens, ...); a judge runs at temperature 0. ``mode``: ``both`` (the
+    judge decides, disagreements with the rules are flagged), ``judge``, or
+    ``judge_when_unsure`` (docs/graders/judges.md).
+    """
+
+    target: dict[str, Any]
+    mode: Literal["both", "judge", "judge_when_unsure"] = "both"
+
+
 class Sampling(Strict):
     temperature: float | None = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(512, ge=1)
@@ -121,6 +134,11 @@ class Protocol(Strict):
     #: Graders pinned by card (optional). Left out of the canonical form when empty, so every
     #: protocol written before pins existed keeps its id and signatures.
     graders: list[GraderPin] = Field(default_factory=list)
+    #: Whether a lab may also evaluate its own deployments (the round then includes those directions).
+    #: Left out of the canonical form when false, so every earlier protocol keeps its id and signatures.
+    allow_self_evaluation: bool = False
+    #: A judge model grading beside the rules (optional; left out of the canonical form when absent).
+    judge: JudgeSpec | None = None
 
     @field_validator("participants")
     @classmethod
@@ -139,10 +157,11 @@ class Protocol(Strict):
         return graders
 
     @model_serializer(mode="wrap")
-    def _omit_empty_graders(self, handler: Any) -> dict[str, Any]:
+    def _omit_empty_additions(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
-        if not data.get("graders"):
-            data.pop("graders", None)
+        for name in ("graders", "allow_self_evaluation", "judge"):  # added after 0.1.0: absent unless set
+            if not data.get(name):
+                data.pop(name, None)
         return data
 
     def canonical(self) -> bytes:

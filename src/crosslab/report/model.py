@@ -123,6 +123,31 @@ def _cards(cards: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _with_agreement(suites: Any, cards: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each suite metric row plus ``agreement``: the carried cards of the grader it rests on.
+
+    Which grader a metric rests on is the installed suite's ``metric_graders``;
+    a card matches by its grader id (``NAME``, or ``judge:NAME`` for a judge).
+    A row with no such card gets an empty list: its grader's agreement is unknown.
+    """
+    from crosslab.suites.registry import metric_graders_by_category
+
+    if not isinstance(suites, dict):
+        return {}
+    graders = metric_graders_by_category()
+    out: dict[str, Any] = {}
+    for category, rows in suites.items():
+        named = graders.get(category, {})
+        out[category] = [_row_agreement(row, named.get(row.get("metric")), cards) if isinstance(row, dict) else row
+                         for row in (rows if isinstance(rows, list) else [])]
+    return out
+
+
+def _row_agreement(row: dict[str, Any], grader: str | None, cards: list[dict[str, Any]]) -> dict[str, Any]:
+    matching = [c for c in cards if grader is not None and c["grader"] in (grader, f"judge:{grader}")]
+    return {**row, "grader": grader, "agreement": matching}
+
+
 def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
     pred, rep = view.predicate, view.report
     evaluated = pred.get("evaluated", {})
@@ -146,7 +171,7 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
         "adjudications": pred.get("adjudications"),
         "grader_cards": _cards(pred.get("grader_cards")),
         "evaluation_results": _results(view),
-        "suite_metrics": pred.get("metrics", {}).get("suites", {}),
+        "suite_metrics": _with_agreement(pred.get("metrics", {}).get("suites", {}), _cards(pred.get("grader_cards"))),
         "views": _views(view),
         "outcomes": _outcomes(view),
         "examples": _examples(view, tiers, excerpt) if view.verified else [],

@@ -75,7 +75,8 @@ def load_outcomes(journal: Journal, grader: str | None = None) -> RunOutcomes:
             verdict = by_grader[grader]
         else:
             continue
-        out.scores[(record["item_id"], record["variant"], record["epoch"])] = float(verdict["score"])
+        if verdict.get("score") is not None:  # an unscored judge reply has no score to compare
+            out.scores[(record["item_id"], record["variant"], record["epoch"])] = float(verdict["score"])
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crosslab.core.outcome import Outcome, by_category
+from crosslab.core.outcome import Outcome, by_category, verdict_score
 from crosslab.engine.journal import Journal
 from crosslab.review.apply import reviewed_verdicts
 from crosslab.suites.registry import metrics_by_category
@@ -23,7 +23,7 @@ def outcome_of(record: dict[str, Any], verdict: dict[str, Any] | None) -> Outcom
     return {"category": record["category"], "slice": record["slice"], "tier": record["tier"],
             "facets": dict(record.get("facets") or {}), "status": record["status"],
             "label": verdict["label"] if verdict else None,
-            "score": float(verdict["score"]) if verdict else None,
+            "score": verdict_score(verdict),
             "values": dict((verdict or {}).get("values") or {})}
 
 

@@ -74,6 +74,8 @@ def summarize(journal: Journal, target_label: str, prices: dict[str, Price]) -> 
                 r.errors += 1
             continue
         for verdict in verdicts.get(record["sample_id"], {}).values():
+            if verdict.get("score") is None:  # an unscored judge reply: counted by the suites, never graded
+                continue
             for r in (row, total):
                 r.graded += 1
                 r.passed += verdict["score"] == 1.0

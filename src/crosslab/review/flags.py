@@ -34,6 +34,6 @@ def flags_of(verdict: dict[str, Any], siblings: dict[str, dict[str, Any]]) -> li
         found.append("disagreement")
     if verdict.get("label") in BORDERLINE_LABELS:
         found.append("borderline")
-    if len({float(v["score"]) for v in siblings.values()}) > 1:
+    if len({v.get("score") for v in siblings.values()}) > 1:
         found.append("graders_disagree")
     return found

@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from crosslab.core.outcome import verdict_score
 from crosslab.engine.journal import Journal
 from crosslab.identity.keys import PublicIdentity
 from crosslab.review.apply import FIELD, apply_adjudications
@@ -89,7 +90,7 @@ def statement_rows(view: RunView, current: dict[str, dict[str, dict[str, Any]]],
         if len(note) > MAX_NOTE_CHARS:
             raise ReviewError(f"{where}: reviewer_note is {len(note)} characters; the limit is {MAX_NOTE_CHARS}")
         rows.append(Row(sample_id=sid, item_id=record["item_id"], record_sha256=view.sha256[sid], grader=grader,
-                        original=Original(label=original["label"], score=float(original["score"]),
+                        original=Original(label=original["label"], score=verdict_score(original),
                                           version=original["version"]),
                         review_label=label, review_score=score, note=note))
     if not rows:

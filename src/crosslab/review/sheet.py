@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from crosslab.core.outcome import verdict_score
 from crosslab.review.apply import FIELD
 from crosslab.review.errors import ReviewError
 from crosslab.review.flags import flags_of
@@ -83,7 +84,7 @@ def sheet_rows(view: RunView, current: dict[str, dict[str, dict[str, Any]]], rev
                 "run_id": view.ref.run_id, "sample_id": sid, "item_id": record["item_id"],
                 "category": record["category"], "slice": record["slice"] or "", "tier": record["tier"],
                 "grader": grader, "grader_version": verdict["version"], "label": verdict["label"],
-                "score": float(verdict["score"]), "flags": flags, "labels": list(labels_for(grader)),
+                "score": verdict_score(verdict), "flags": flags, "labels": list(labels_for(grader)),
                 "adjudication": (verdict.get(FIELD) or {}).get("digest", ""),
                 "shown": "text" if shown else "withheld", "prompt": prompt, "response": response,
                 "review_label": "", "reviewer_note": "",

@@ -37,7 +37,7 @@ class RunRef(_Strict):
 
 class Original(_Strict):
     label: str
-    score: float
+    score: float | None  # None: the verdict reviewed was an unscored judge reply
     version: str
 
 

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from crosslab.core.outcome import verdict_score
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.core.atomic import write_atomically
@@ -153,7 +154,7 @@ def check_row(row: Row, view: RunView, where: str) -> None:
     verdict = view.verdicts.get(row.sample_id, {}).get(row.grader)
     if verdict is None:
         raise ReviewError(f"{where}: sample {row.sample_id} has no verdict by grader {row.grader}")
-    now = (verdict["label"], float(verdict["score"]), verdict["version"])
+    now = (verdict["label"], verdict_score(verdict), verdict["version"])
     was = (row.original.label, row.original.score, row.original.version)
     if now != was:
         raise ReviewError(f"{where}: the verdict reviewed was {was[0]} (score {was[1]}, {row.grader} {was[2]}); "

@@ -20,9 +20,10 @@ from crosslab.bundle.writer import write_bundle
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.journal import Journal
+from crosslab.run.judged import JudgeConfig
 from crosslab.run.session import RunConfig, execute_run, preflight
 from crosslab.suites.pins import pin_mismatches, pinned_items
-from crosslab.protocol.rounds import Direction, agreed_deployment, directions
+from crosslab.protocol.rounds import Direction, agreed_deployment, agreed_judge, directions
 from crosslab.protocol.schema import Protocol
 from crosslab.protocol.signing import verify_protocol
 from crosslab.suites.registry import all_environments, items_digest
@@ -82,13 +83,18 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
     base = out / direction.slug
     bundle = base / "bundle"
     deployment = agreed_deployment(protocol, direction.evaluated, direction.deployment)
+    judge_deployment = agreed_judge(protocol)
+    judge = JudgeConfig(judge_deployment, protocol.judge.mode) if judge_deployment and protocol.judge else None
     target = create_target(deployment)
+    judge_target = create_target(judge_deployment) if judge_deployment is not None else None
     journals: list[Journal] = []
     try:
         if check_first:
             await preflight(target)
+            if judge_target is not None:
+                await preflight(judge_target)
         for pin in protocol.suites:
-            config = RunConfig(deployment, pinned_items(pin), {"suite": pin.name}, pin.epochs)
+            config = RunConfig(deployment, pinned_items(pin), {"suite": pin.name}, pin.epochs, judge)
             journal = _open_or_create(base / pin.name, config)
             journals.append(journal)
             result.runs[pin.name] = journal.path.parent
@@ -98,7 +104,7 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
                     on_record(direction, suite, record)
 
             summary = await execute_run(config, target, journal, cache=cache, environments=all_environments(),
-                                        on_record=report)
+                                        on_record=report, judge=judge_target)
             result.skipped += summary.skipped
         for journal in journals:
             records = list(journal.records())
@@ -112,6 +118,8 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
         result.bundle = bundle
     finally:
         await target.aclose()
+        if judge_target is not None:
+            await judge_target.aclose()
         for journal in journals:
             journal.close()
     return result

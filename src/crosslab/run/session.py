@@ -21,6 +21,7 @@ from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
 from crosslab.engine.runner import ExecutionSummary, ProgressCallback, execute
 from crosslab.run.grade import grade_journal
+from crosslab.run.judged import JudgeConfig, JudgeSummary, grade_with_judge
 from crosslab.items.item import Item
 from crosslab.suites.registry import all_interactions, items_digest
 from crosslab.targets.base import Target
@@ -37,9 +38,12 @@ class RunConfig:
     items: list[Item]
     source: dict[str, Any]  # {"suite": name} or {"items_file": path}
     epochs: int = 1
+    #: A judge model grading beside the rules (run/judged.py); None grades by the rules alone.
+    judge: JudgeConfig | None = None
 
     def meta(self, run_id: str) -> dict[str, Any]:
-        return {
+        judge = {"judge": self.judge.meta()} if self.judge is not None else {}
+        return judge | {
             "run_id": run_id,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "crosslab_version": __version__,
@@ -68,17 +72,30 @@ async def preflight(target: Target) -> None:
 
 async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
                       cache: ResponseCache | None, environments: dict[str, EnvironmentFactory],
-                      on_record: ProgressCallback | None = None) -> ExecutionSummary:
+                      on_record: ProgressCallback | None = None,
+                      judge: Target | None = None) -> ExecutionSummary:
     """Execute the plan (skipping samples already ok in the journal), then grade it.
 
-    The caller owns the target and closes it (``await target.aclose()``).
+    With ``config.judge`` the caller passes the judge's ``judge`` target too.
+    The caller owns the targets and closes them (``await target.aclose()``).
     """
     plan = make_plan(config.items, config.deployment.digest, epochs=config.epochs)
     summary = await execute(plan, target, journal, cache=cache, environments=environments,
                             interactions=all_interactions(),
                             on_record=on_record)
-    grade_journal(journal)
+    await grade(config, journal, judge, cache=cache)
     return summary
+
+
+async def grade(config: RunConfig, journal: Journal, judge: Target | None, *,
+                cache: ResponseCache | None) -> JudgeSummary | None:
+    """Grade the journal: by the rules, or with the run's judge beside them."""
+    if config.judge is None:
+        grade_journal(journal)
+        return None
+    if judge is None:
+        raise ValueError(f"this run is graded with the judge {config.judge.deployment.label}; pass its target")
+    return await grade_with_judge(journal, judge, config.judge, cache=cache)
 
 
 def create_journal(out: Path, config: RunConfig) -> Journal:
@@ -98,4 +115,5 @@ def config_from_journal(journal: Journal, deployment_overrides: dict[str, Any]) 
     items = journal.items()
     if items_digest(items) != meta["items_digest"]:
         raise ValueError("journal's items do not match their recorded digest")
-    return RunConfig(deployment, items, meta["source"], meta["epochs"])
+    judge = JudgeConfig.from_meta(meta["judge"]) if "judge" in meta else None
+    return RunConfig(deployment, items, meta["source"], meta["epochs"], judge)

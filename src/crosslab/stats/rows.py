@@ -9,8 +9,10 @@ a bundle verifier recomputes these rows from stubs and compares bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from crosslab.core.outcome import Outcome, unscored
 from crosslab.stats.intervals import wilson
 
 
@@ -36,3 +38,14 @@ def value_row(metric: str, value: float | None, n: int, group: dict[str, str] | 
                            "estimate": _r(value), "low": _r(low), "high": _r(high), "method": method}
     row.update({k: _r(v) if isinstance(v, float) else v for k, v in extra.items()})
     return row
+
+
+def unscored_rows(outcomes: Sequence[Outcome], group: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """``unscored``: answered samples whose judge reply did not parse, over answered samples; no row when none.
+
+    They enter no other rate (``core.outcome.graded``), so this row is where they are counted.
+    """
+    k = unscored(outcomes)
+    if not k:
+        return []
+    return [rate_row("unscored", k, sum(o["status"] == "ok" for o in outcomes), group)]

@@ -28,6 +28,7 @@ from crosslab.disclosure.leakscan import Sensitive
 from crosslab.sandbox.environment import ToolEnvironment
 from crosslab.items.item import Item
 from crosslab.items.loader import ItemsError, parse_items
+from crosslab.suites.judging import JudgeHook
 
 EnvironmentFactory = Callable[[Item, int], ToolEnvironment]
 #: (item, journal record) -> verdict; None when the item is not graded.
@@ -78,6 +79,13 @@ class Suite:
     #: How a human adjudication of each grader's verdicts is scored, by the grader name verdicts carry
     #: (docs/review.md); a grader without a rule cannot be reviewed.
     review_rules: dict[str, ReviewRule] = field(default_factory=dict)
+    #: How a judge model grades each grading type it may decide (suites/judging.py); a grading type
+    #: without a hook is always graded by its rules, even in a run with ``--judge``.
+    judge_hooks: dict[str, JudgeHook] = field(default_factory=dict)
+    #: Which grader each metric rests on, by metric name: the id a grader card names (``crosslab
+    #: judge validate --grader NAME``; a judge's card is ``judge:NAME``). Reports print the carried
+    #: card's agreement with human labels beside each metric row.
+    metric_graders: dict[str, str] = field(default_factory=dict)
 
     def items(self) -> list[Item]:
         if self.build is not None:
@@ -161,6 +169,11 @@ def all_review_rules() -> dict[str, ReviewRule]:
     return _claimed_once({}, "review rule for grader", lambda s: s.review_rules)
 
 
+def all_judge_hooks() -> dict[str, JudgeHook]:
+    """Every suite's judge hooks by grading type."""
+    return _claimed_once({}, "judge hook for grading type", lambda s: s.judge_hooks)
+
+
 def all_interactions() -> dict[str, Interaction]:
     """The built-in interactions plus every suite's own; a name may be claimed once."""
     return _claimed_once(dict(BUILTIN), "interaction", lambda s: s.interactions)
@@ -168,6 +181,10 @@ def all_interactions() -> dict[str, Interaction]:
 
 def views_by_category() -> dict[str, tuple[ReportView, ...]]:
     return {s.category: s.report_views for s in discover().values() if s.category and s.report_views}
+
+
+def metric_graders_by_category() -> dict[str, dict[str, str]]:
+    return {s.category: s.metric_graders for s in discover().values() if s.category and s.metric_graders}
 
 
 def metrics_by_category() -> dict[str, MetricsFn]:

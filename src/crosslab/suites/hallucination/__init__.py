@@ -14,7 +14,8 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.hallucination.builder import build
     from crosslab.suites.hallucination.environment import CorpusEnvironment
     from crosslab.suites.hallucination.graders import GRADERS, VERSION
-    from crosslab.suites.hallucination.metrics import metrics
+    from crosslab.suites.hallucination.judging import HOOKS
+    from crosslab.suites.hallucination.metrics import METRICS_VERSION, metrics
     from crosslab.suites.registry import Suite
     from crosslab.suites.hallucination.views import outcome_bars
 
@@ -23,5 +24,9 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
                  "and closed-world citations.",
                  "crosslab.suites.hallucination", {"orlavia_corpus": CorpusEnvironment.for_item},
                  category="hallucination", build=build, graders=dict(GRADERS), metrics=metrics,
-                 grader_versions=dict.fromkeys(GRADERS, VERSION),
+                 grader_versions=dict.fromkeys(GRADERS, VERSION), metrics_version=METRICS_VERSION,
+                 judge_hooks=HOOKS,
+                 metric_graders={**dict.fromkeys(("correct", "incorrect", "not_attempted", "correct_given_attempted",
+                                                  "f_score", "false_abstention"), "answer"),
+                                 "abstention_recall": "abstention", "premise_correction": "false_premise"},
                  report_views=(outcome_bars,))

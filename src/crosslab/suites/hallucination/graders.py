@@ -52,13 +52,13 @@ _NOT_KNOWING = frozenset(
     "know find locate recall remember sure certain aware familiar verify confirm help have".split())
 
 
-def _question(item: Item) -> str:
+def question_of(item: Item) -> str:
     return item.metadata.get("question", item.messages[-1]["content"])
 
 
 def grade_answer_item(item: Item, record: dict[str, Any]) -> Verdict:
     spec = item.grading
-    result = grade_answer(final_answer(record), spec["gold"], spec.get("aliases", []), _question(item))
+    result = grade_answer(final_answer(record), spec["gold"], spec.get("aliases", []), question_of(item))
     values = {}
     if spec.get("confidence"):
         values = {"confidence": result.confidence} if result.confidence is not None else {}
@@ -67,7 +67,7 @@ def grade_answer_item(item: Item, record: dict[str, Any]) -> Verdict:
 
 
 def grade_abstain_item(item: Item, record: dict[str, Any]) -> Verdict:
-    result = detect(split_confidence(final_answer(record))[0], _question(item))
+    result = detect(split_confidence(final_answer(record))[0], question_of(item))
     label, score = ("abstained", 1.0) if result.abstained else ("hallucinated", 0.0)
     return Verdict("hallucination_abstain", VERSION, label, score, result.evidence())
 
@@ -110,7 +110,7 @@ def _rejection(text: str, question: str, terms: list[str]) -> str | None:
 def grade_premise_item(item: Item, record: dict[str, Any]) -> Verdict:
     text = final_answer(record)
     terms = item.grading.get("correction_terms", [])
-    question = _question(item)
+    question = question_of(item)
     rejection = _rejection(text, question, terms)
     abstention = detect(text, question)
     evidence = {"rejection": rejection, "correction_term": _find_term(text, terms),
@@ -130,12 +130,12 @@ def grade_citations_item(item: Item, record: dict[str, Any]) -> Verdict:
     body = strip_citations(text)
     evidence: dict[str, Any] = {"citations": check.evidence()}
     if spec.get("answerable", True):
-        result = grade_answer(body, spec["gold"], spec.get("aliases", []), _question(item))
+        result = grade_answer(body, spec["gold"], spec.get("aliases", []), question_of(item))
         evidence["answer"] = result.evidence(spec["gold"])
         grounded = bool(check.supporting) and not check.fabricated and not check.misgrounded
         score = 1.0 if result.label == "correct" and grounded else 0.0
         return Verdict("hallucination_citations", VERSION, result.label, score, evidence, check.values())
-    abstention = detect(body, _question(item))
+    abstention = detect(body, question_of(item))
     evidence["abstention"] = abstention.evidence()
     abstained = abstention.abstained
     score = 1.0 if abstained and not check.fabricated else 0.0

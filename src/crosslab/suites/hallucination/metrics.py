@@ -17,7 +17,8 @@ Which rows a group gets depends on the labels present:
   per citation, grounded_answer (correct and properly cited) per answerable item;
 * facts (values carry confidence): confidence_stated, ece, brier.
 
-Errors are counted in their own row and never enter a rate. Pure and ordered,
+Errors are counted in their own row and never enter a rate; so are a judge's
+unscored replies (``unscored``). Pure and ordered,
 so a verifier recomputing these rows from stubs gets the same bytes.
 """
 
@@ -26,9 +27,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crosslab.stats.rows import rate_row, value_row
+from crosslab.core.outcome import graded as is_graded
+from crosslab.stats.rows import rate_row, unscored_rows, value_row
 from crosslab.suites.hallucination.calibration import brier, ece
 
+#: Bump whenever these rows would change for the same outcomes (Suite.metrics_version).
+#: Unchanged by the ``unscored`` row: only outcomes a judge could not grade produce it, and only
+#: format 3 bundles carry those, which verifiers without the row refuse by format (bundle/layout.py).
+METRICS_VERSION = 1
 SLICES = ("facts", "fabricated", "false_premise", "citations")
 HIGH_STAKES = ("medicine", "law")
 ANSWER = ("correct", "incorrect", "not_attempted")
@@ -43,7 +49,8 @@ def group_rows(outcomes: Sequence[dict[str, Any]], group: dict[str, str]) -> lis
     rows: list[dict[str, Any]] = []
     errors = sum(1 for o in outcomes if o["status"] != "ok")
     rows.append(rate_row("errors", errors, len(outcomes), group))
-    graded = [o for o in outcomes if o["status"] == "ok" and o["label"] is not None]
+    rows += unscored_rows(outcomes, group)
+    graded = [o for o in outcomes if is_graded(o)]
     labels = [o["label"] for o in graded]
     answerable = [lab for lab in labels if lab in ANSWER]
     if answerable:

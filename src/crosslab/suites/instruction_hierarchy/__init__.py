@@ -14,7 +14,8 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.instruction_hierarchy import conflict, extraction, injection
     from crosslab.suites.instruction_hierarchy.build import build
     from crosslab.suites.instruction_hierarchy.mailbox import MailEnvironment
-    from crosslab.suites.instruction_hierarchy.metrics import metrics
+    from crosslab.suites.instruction_hierarchy.judging import HOOK
+    from crosslab.suites.instruction_hierarchy.metrics import METRICS_VERSION, metrics
     from crosslab.suites.registry import Suite
 
     return Suite("instruction_hierarchy",
@@ -26,4 +27,4 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
                           injection.GRADING: injection.grade},
                  grader_versions={extraction.GRADING: extraction.VERSION, conflict.GRADING: conflict.VERSION,
                                   injection.GRADING: injection.VERSION},
-                 metrics=metrics)
+                 metrics=metrics, metrics_version=METRICS_VERSION, judge_hooks={extraction.GRADING: HOOK})

@@ -13,7 +13,8 @@ from __future__ import annotations
 def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
     from crosslab.suites.jailbreak.builder import CATEGORY, GRADING_TYPE, build
     from crosslab.suites.jailbreak.grader import DEFAULT_VERSION, NAME, REVIEW_RULE, make_grader
-    from crosslab.suites.jailbreak.metrics import metrics
+    from crosslab.suites.jailbreak.judging import HOOK
+    from crosslab.suites.jailbreak.metrics import METRICS_VERSION, metrics
     from crosslab.suites.registry import Suite
     from crosslab.suites.jailbreak.views import attack_heatmap
 
@@ -22,5 +23,8 @@ def suite():  # noqa: ANN201 - returns crosslab.suites.registry.Suite
                  "attack success rate and over-refusal.",
                  "crosslab.suites.jailbreak", category=CATEGORY, build=build,
                  graders={GRADING_TYPE: make_grader()}, grader_versions={GRADING_TYPE: DEFAULT_VERSION},
-                 metrics=metrics, metrics_version=2, review_rules={NAME: REVIEW_RULE},
+                 metrics=metrics, metrics_version=METRICS_VERSION, review_rules={NAME: REVIEW_RULE},
+                 judge_hooks={GRADING_TYPE: HOOK},
+                 metric_graders={"asr": "jailbreak", "harmfulness_mean": "jailbreak", "strongreject_mean": "jailbreak",
+                                 "refusal_rate": "refusal", "partial_refusal": "refusal", "over_refusal": "refusal"},
                  report_views=(attack_heatmap,))
