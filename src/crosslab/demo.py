@@ -70,6 +70,7 @@ class DemoResult:
     views: list[BundleView] = field(default_factory=list)
     reports: dict[str, Path] = field(default_factory=dict)
     report_data: dict[str, Any] = field(default_factory=dict)
+    registry: Path | None = None  # the registry directory the round was published to
 
 
 def demo_suites(full: bool) -> list[dict[str, Any]]:
@@ -183,4 +184,32 @@ def run_demo(out: Path, *, full: bool = False, say: Progress = print,
     result.reports = {"joint": reports / "joint-report.html",
                       "partner": out / "partner" / "partner-report-borealis.html"}
     result.report_data = joint
+    result.registry = publish(out / "registry", path, envelope, bundles, say)
     return result
+
+
+def publish(directory: Path, protocol_path: Path, envelope: dict, bundles: list[Path], say: Progress) -> Path:
+    """Publish the round to a registry on SQLite in ``directory`` (``crosslab registry serve --dir`` browses it).
+
+    Run again, the demo finds its documents already published and says so.
+    """
+    from crosslab.registry.archive import pack_bundle
+    from crosslab.registry.service import open_registry, sqlite_url
+    from crosslab.registry.submission import SubmissionError, check_bundle, check_protocol, protocol_body
+
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    registry = open_registry(sqlite_url(directory), directory / "log.key")
+    protocol = load_protocol(protocol_path)
+    documents = [("protocol", lambda: check_protocol(protocol_body(protocol, envelope)))]
+    documents += [(f"bundle {b.parent.name}", lambda b=b: check_bundle(pack_bundle(b))[0]) for b in bundles]
+    for name, check in documents:
+        try:
+            receipt = registry.submit(check())
+        except SubmissionError as exc:
+            if "already published" not in str(exc):
+                raise RuntimeError(f"registry refused the {name}: {exc}") from None
+            say(f"registry: {name} already published")
+            continue
+        say(f"registry: {name} published as log entry {receipt.index}")
+    registry.engine.dispose()
+    return directory

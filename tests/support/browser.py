@@ -37,6 +37,8 @@ class PageResult:
     requests: list[str] = field(default_factory=list)  # every URL the page asked for beyond itself
     keyed: dict[str, str] = field(default_factory=dict)  # data-key -> text
     screenshot: bytes = b""
+    links: list[str] = field(default_factory=list)  # every link's href, in document order (with tab_through)
+    focused: list[str] = field(default_factory=list)  # hrefs reached by pressing Tab (with tab_through)
 
 
 class _Session:
@@ -62,7 +64,26 @@ class _Session:
         return reply.get("result", {})
 
 
-async def _load(url: str, port: int, top: int, height: int) -> PageResult:
+_TAB = {"key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9, "nativeVirtualKeyCode": 9}
+
+
+async def _tab_through(session: _Session, result: PageResult) -> None:
+    """Press Tab once per focusable element (and a few more), recording the link that has focus each time."""
+    links = await session.send("Runtime.evaluate", returnByValue=True,
+                               expression="[...document.querySelectorAll('a[href]')].map(a => a.href)")
+    result.links = links["result"]["value"]
+    stops = await session.send("Runtime.evaluate", returnByValue=True, expression=(
+        "document.querySelectorAll('a[href], input, button, select, textarea').length"))
+    for _ in range(stops["result"]["value"] + 3):
+        await session.send("Input.dispatchKeyEvent", type="keyDown", **_TAB)
+        await session.send("Input.dispatchKeyEvent", type="keyUp", **_TAB)
+        href = await session.send("Runtime.evaluate", returnByValue=True,
+                                  expression="document.activeElement && document.activeElement.href || ''")
+        if href["result"]["value"]:
+            result.focused.append(href["result"]["value"])
+
+
+async def _load(url: str, port: int, top: int, height: int, tab_through: bool = False) -> PageResult:
     result = PageResult()
     async with aiohttp.ClientSession() as http:
         async with http.put(f"http://127.0.0.1:{port}/json/new?about:blank") as resp:
@@ -83,6 +104,8 @@ async def _load(url: str, port: int, top: int, height: int) -> PageResult:
                 "Object.fromEntries([...document.querySelectorAll('[data-key]')]"
                 ".map(e => [e.dataset.key, e.textContent.trim()]))"))
             result.keyed = keyed["result"]["value"]
+            if tab_through:
+                await _tab_through(session, result)
             metrics = await session.send("Page.getLayoutMetrics")
             size = metrics["cssContentSize"]
             shot = await session.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
@@ -105,10 +128,11 @@ async def _load(url: str, port: int, top: int, height: int) -> PageResult:
     return result
 
 
-def load_page(path: Path, top: int = 0, height: int = 12000) -> PageResult:
-    """Open ``path`` (a local HTML file) in a fresh headless Chromium and report what happened.
+def load_page(path: Path | str, top: int = 0, height: int = 12000, *, tab_through: bool = False) -> PageResult:
+    """Open ``path`` (a local HTML file, or an http:// URL) in a fresh headless Chromium and report what happened.
 
-    The screenshot covers ``height`` CSS pixels of the page from ``top``.
+    The screenshot covers ``height`` CSS pixels of the page from ``top``; ``tab_through`` also walks
+    the page with the Tab key and records which links took focus.
     """
     binary = chromium_path()
     if binary is None:
@@ -128,7 +152,8 @@ def load_page(path: Path, top: int = 0, height: int = 12000) -> PageResult:
                     raise RuntimeError("Chromium did not start its DevTools endpoint")
                 time.sleep(0.05)
             port = int(port_file.read_text().split()[0])
-            return asyncio.run(_load(path.resolve().as_uri(), port, top, height))
+            url = path if isinstance(path, str) else path.resolve().as_uri()
+            return asyncio.run(_load(url, port, top, height, tab_through))
         finally:
             _stop(proc)
 

@@ -14,6 +14,7 @@ from crosslab.cli.grade_cmd import grade
 from crosslab.cli.judge_cmd import app as judge_app
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.protocol_cmd import app as protocol_app
+from crosslab.cli.registry_cmd import app as registry_app
 from crosslab.cli.report_cmd import report
 from crosslab.cli.review_cmd import app as review_app
 from crosslab.cli.round_cmd import app as round_app
@@ -45,6 +46,7 @@ app.command()(report)
 app.add_typer(disclosure_app, name="disclosure")
 app.add_typer(judge_app, name="judge")
 app.add_typer(review_app, name="review")
+app.add_typer(registry_app, name="registry")
 
 
 @app.command()

@@ -44,6 +44,8 @@ def demo(
                   soft_wrap=True, highlight=False)
     console.print(f"verify it yourself: crosslab verify {result.directions[0].bundle} --keys {out / 'trusted'}",
                   soft_wrap=True, highlight=False)
+    console.print(f"published to a local registry; browse it: crosslab registry serve --dir {result.registry}",
+                  soft_wrap=True, highlight=False)
 
 
 def _pct(x: float | None) -> str:

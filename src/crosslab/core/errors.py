@@ -29,10 +29,17 @@ class CrosslabError(Exception):
         │   ├── CardError                      grading/card.py        a grader card that cannot be read or does not check out
         │   ├── JudgeUnscored                  grading/judge.py       a judge reply that did not parse where a rubric is needed
         │   ├── ReviewError                    review/errors.py       a review sheet or adjudication that cannot be used
-        │   └── LeakError                      report/output.py       a public report would leak restricted text
+        │   ├── LeakError                      report/output.py       a public report would leak restricted text
+        │   ├── ArchiveError                   registry/archive.py    an uploaded bundle archive that is not a closed set
+        │   ├── SubmissionError                registry/submission.py a submission the registry refuses (the reason)
+        │   ├── DatabaseError                  registry/db.py         a database URL the registry cannot use
+        │   └── NoteError                      registry/tlog/errors.py  a signed note or checkpoint that does not verify
         ├── RuntimeError: the environment
         │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used
-        │   └── CredentialsError               targets/registry.py    a provider's API key is missing
+        │   ├── CredentialsError               targets/registry.py    a provider's API key is missing
+        │   └── LogError                       registry/tlog/errors.py  the transparency log fails its checks
+        │       ├── LogRequestError (also ValueError)                 a malformed tile path, index or entry
+        │       └── TileNotFound (also LookupError)                   a tile or checkpoint not published yet
         ├── TargetError                        targets/base.py        one failed model call, classified by kind
         └── SampleError                        engine/caller.py       a call that failed for good (no retries left)
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from crosslab.core.private_file import read_private, write_private
 from crosslab.core.errors import CrosslabError
 from crosslab.identity.keys import (
     IdentityError,
@@ -58,26 +59,13 @@ def default_keystore_dir() -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)  # exactly 0600 whatever the umask
-        f.write(data)
+    write_private(path, data)
 
 
 def _read_private(path: Path) -> bytes:
     """Read a private key file, refusing it (like ssh) if group or others have any access."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise KeystoreError(f"keystore entry is incomplete: {path} is missing") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise KeystoreError(f"{path} is not a regular file")
-        if st.st_mode & 0o077:
-            raise KeystoreError(f"permissions {stat.S_IMODE(st.st_mode):04o} for private key file {path} are too "
-                                f"open; it must be readable by its owner only (run: chmod 600 {path})")
-        return f.read()
+    return read_private(path, KeystoreError, "private key file",
+                        missing=f"keystore entry is incomplete: {path} is missing")
 
 
 def _refuse_writable_by_others(directory: Path) -> None:

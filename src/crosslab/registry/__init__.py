@@ -1,0 +1,1 @@
+"""The public registry: accepted submissions, published as leaves of a signed transparency log."""

@@ -1,0 +1,232 @@
+"""The registry's HTTP face: the submission and read API, the log's tiles and proofs, and the web pages.
+
+Everything a page shows comes from ``queries`` (the API returns the same
+dicts), and every page works without JavaScript. Submissions are limited
+before they are read: body size, content type, and a per-client rate.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import defaultdict
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, FunctionLoader, select_autoescape
+
+from crosslab.core.version import __version__
+from crosslab.registry import queries
+from crosslab.registry.store import Registry
+from crosslab.registry.submission import SubmissionError, check_bundle, check_declined, check_protocol
+from crosslab.registry.tlog import LogError, TileNotFound, verify_inclusion
+
+MiB = 1024 * 1024
+BUNDLE_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar")
+
+
+class ClientRate:
+    """At most ``per_minute`` submissions per client address, as a token bucket (a burst of a tenth of that)."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = max(1.0, per_minute / 10)
+        self._buckets: dict[str, tuple[float, float]] = defaultdict(lambda: (self.burst, time.monotonic()))
+
+    def allow(self, client: str) -> bool:
+        level, stamp = self._buckets[client]
+        now = time.monotonic()
+        level = min(self.burst, level + (now - stamp) * self.rate)
+        if level < 1.0:
+            self._buckets[client] = (level, now)
+            return False
+        self._buckets[client] = (level - 1.0, now)
+        return True
+
+
+def _template(name: str) -> str:
+    return resources.files("crosslab.registry").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+PAGES = Environment(loader=FunctionLoader(_template), autoescape=select_autoescape(default=True),
+                    trim_blocks=True, lstrip_blocks=True)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_per_minute: float = 60.0) -> FastAPI:
+    app = FastAPI(title="crosslab registry", version=__version__, docs_url=None, redoc_url=None,
+                  description="Cross-lab evaluation results, published in a transparency log.")
+    rate = ClientRate(submissions_per_minute)
+    log = registry.log
+
+    def read(fn: Any) -> Any:
+        with registry.engine.connect() as conn:
+            return fn(conn)
+
+    def found(fn: Any, missing: str) -> Any:
+        """What ``fn`` reads, or a 404 saying what is missing."""
+        value = read(fn)
+        if value is None:
+            raise HTTPException(404, missing)
+        return value
+
+    async def body(request: Request, allowed: tuple[str, ...]) -> bytes:
+        kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if kind not in allowed:
+            raise HTTPException(415, f"content type must be {' or '.join(allowed)}, not {kind or 'none'}")
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_upload):
+            raise HTTPException(413, f"upload over the limit of {max_upload} bytes")
+        client = request.client.host if request.client else "unknown"
+        if not rate.allow(client):
+            raise HTTPException(429, "too many submissions from this client; try again in a minute")
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > max_upload:
+                raise HTTPException(413, f"upload over the limit of {max_upload} bytes")
+        return bytes(data)
+
+    def accept(check: Any, data: bytes) -> JSONResponse:
+        try:
+            submission = check(data)
+            if isinstance(submission, tuple):
+                submission = submission[0]
+            receipt = registry.submit(submission)
+        except SubmissionError as exc:
+            return JSONResponse({"accepted": False, "error": str(exc)}, status_code=422)
+        return JSONResponse({"accepted": True, **receipt.to_dict()}, status_code=201)
+
+    # -- submissions ----------------------------------------------------------------------
+    @app.post("/api/v1/protocols", status_code=201)
+    async def submit_protocol(request: Request) -> Response:
+        """A protocol with every participant's signature: ``{"protocol", "envelope"}``."""
+        return accept(check_protocol, await body(request, ("application/json",)))
+
+    @app.post("/api/v1/bundles", status_code=201)
+    async def submit_bundle(request: Request) -> Response:
+        """A bundle as a tar or tar.gz archive; accepted when the offline verifier passes."""
+        return accept(check_bundle, await body(request, BUNDLE_TYPES))
+
+    @app.post("/api/v1/declined", status_code=201)
+    async def submit_declined(request: Request) -> Response:
+        """A lab's signed statement that it declines a protocol's round: ``{"protocol", "envelope"}``."""
+        return accept(check_declined, await body(request, ("application/json",)))
+
+    # -- reading ----------------------------------------------------------------------------
+    @app.get("/api/v1/rounds")
+    def api_rounds() -> Any:
+        return read(queries.rounds)
+
+    @app.get("/api/v1/rounds/{protocol_id}")
+    def api_round(protocol_id: str) -> Any:
+        return found(lambda c: queries.round_detail(c, protocol_id), f"no round with protocol id {protocol_id}")
+
+    @app.get("/api/v1/labs")
+    def api_labs() -> Any:
+        return read(queries.all_labs)
+
+    @app.get("/api/v1/labs/{lab}")
+    def api_lab(lab: str) -> Any:
+        return found(lambda c: queries.lab_detail(c, lab), f"no lab {lab}")
+
+    @app.get("/api/v1/entries/{index}")
+    def api_entry(index: int) -> Any:
+        return found(lambda c: queries.entry(c, index), f"no entry {index}")
+
+    @app.get("/api/v1/entries/{index}/files/{name:path}")
+    def api_file(index: int, name: str) -> Response:
+        data = found(lambda c: queries.file_bytes(c, index, name), f"entry {index} has no file {name}")
+        return Response(data, media_type="application/octet-stream",
+                        headers={"content-disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"'})
+
+    # -- the log ----------------------------------------------------------------------------
+    @app.get("/api/v1/proofs/inclusion")
+    def api_inclusion(index: int, size: int | None = None) -> Any:
+        return inclusion(index, size)
+
+    def inclusion(index: int, size: int | None) -> dict[str, Any]:
+        n = log.size() if size is None else size
+        try:
+            proof = log.inclusion_proof(index, n)
+            root = log.root(n)
+            leaf = log.entry(index)
+        except (LogError, ValueError, IndexError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"index": index, "size": n, "root": _b64(root), "hashes": [_b64(h) for h in proof],
+                "entry": _b64(leaf)}
+
+    @app.get("/api/v1/proofs/consistency")
+    def api_consistency(old: int, new: int | None = None) -> Any:
+        n = log.size() if new is None else new
+        try:
+            proof = log.consistency_proof(old, n)
+            roots = (log.root(old) if old else b"", log.root(n))
+        except (LogError, ValueError, IndexError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"old": old, "new": n, "old_root": _b64(roots[0]), "new_root": _b64(roots[1]),
+                "hashes": [_b64(h) for h in proof]}
+
+    @app.get("/checkpoint")
+    def checkpoint() -> Response:
+        return Response(log.latest_checkpoint(), media_type="text/plain; charset=utf-8",
+                        headers={"cache-control": "no-store"})
+
+    @app.get("/tile/{path:path}")
+    def tile(path: str) -> Response:
+        try:
+            data = log.tile("tile/" + path)
+        except TileNotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except LogError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return Response(data, media_type="application/octet-stream",
+                        headers={"cache-control": "public, max-age=31536000, immutable"})
+
+    # -- pages ------------------------------------------------------------------------------
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = PAGES.get_template(name).render(version=__version__, **context)
+        return HTMLResponse(html, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> HTMLResponse:
+        return page("home.html", rounds=read(queries.rounds), labs=read(queries.all_labs), size=log.size())
+
+    @app.get("/labs/{lab}", response_class=HTMLResponse)
+    def lab_page(lab: str) -> HTMLResponse:
+        detail = read(lambda c: queries.lab_detail(c, lab))
+        if detail is None:
+            return page("missing.html", 404, what=f"No lab {lab} has taken part here.")
+        return page("lab.html", lab=detail)
+
+    @app.get("/rounds/{protocol_id}", response_class=HTMLResponse)
+    def round_page(protocol_id: str) -> HTMLResponse:
+        detail = read(lambda c: queries.round_detail(c, protocol_id))
+        if detail is None:
+            return page("missing.html", 404, what=f"No round with protocol id {protocol_id}.")
+        return page("round.html", round=detail)
+
+    @app.get("/log", response_class=HTMLResponse)
+    def log_page(index: str | None = None) -> HTMLResponse:
+        checked = None
+        if index:
+            if not index.isdigit():
+                checked = {"error": "an entry index is a whole number"}
+            else:
+                try:
+                    proof = inclusion(int(index), None)
+                except HTTPException as exc:
+                    checked = {"error": exc.detail}
+                else:
+                    ok = verify_inclusion(base64.b64decode(proof["entry"]), proof["index"], proof["size"],
+                                          [base64.b64decode(h) for h in proof["hashes"]],
+                                          base64.b64decode(proof["root"]))
+                    checked = {**proof, "verified": ok}
+        return page("log.html", checkpoint=log.latest_checkpoint().decode(), size=log.size(), checked=checked)
+
+    return app
