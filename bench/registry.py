@@ -40,6 +40,7 @@ from crosslab.registry.service import log_key  # noqa: E402
 from crosslab.registry.tlog import TransparencyLog  # noqa: E402
 
 GOAL_RATE, GOAL_P99_MS = 2000.0, 50.0
+ORIGIN = "bench.registry/log"
 
 
 def free_port() -> int:
@@ -51,7 +52,7 @@ def free_port() -> int:
 def fill(url: str, directory: Path, leaves: int) -> None:
     engine = make_engine(url)
     migrate(engine)
-    log = TransparencyLog(engine, log_key(directory / "log.key", "bench.registry/log"), "bench.registry/log")
+    log = TransparencyLog(engine, log_key(directory / "log.key", ORIGIN), ORIGIN)
     done = log.size()
     while done < leaves:
         batch = [json.dumps({"bench": i}).encode() for i in range(done, min(leaves, done + 10_000))]
@@ -130,15 +131,17 @@ def main() -> None:
             print(f"filled {args.leaves:,} leaves in {time.perf_counter() - t:.1f}s ({args.db})")
             port = free_port()
             proc = subprocess.Popen([sys.executable, "-m", "crosslab", "registry", "serve", "--db", url, "--dir",
-                                     str(directory), "--port", str(port)], stdout=subprocess.DEVNULL,
+                                     str(directory), "--port", str(port), "--origin", ORIGIN], stdout=subprocess.DEVNULL,
                                     env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
             base = f"http://127.0.0.1:{port}"
             try:
-                for _ in range(300):
+                for _ in range(600):
                     try:
                         asyncio.run(hammer(base, ["/checkpoint"], 1))
                         break
                     except (aiohttp.ClientError, OSError):
+                        if proc.poll() is not None:
+                            raise SystemExit("the registry did not start") from None
                         time.sleep(0.2)
                 rng = random.Random(0)
                 paths = [f"/api/v1/proofs/inclusion?index={rng.randrange(args.leaves)}&size={args.leaves}"

@@ -24,6 +24,7 @@ from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache, default_cache_dir
 from crosslab.engine.caller import SampleError
 from crosslab.engine.journal import Journal, JournalError
+from crosslab.engine.pacers import pacer_for
 from crosslab.run.session import (
     RunConfig,
     config_from_journal,
@@ -223,12 +224,13 @@ async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal
         progress.update(task, completed=done_before)
         counts = {"errors": 0, "n": 0}
         started = time.perf_counter()
+        pacer = pacer_for(model)  # the account's pacer, shared with the engine's caller
 
         def on_record(record: dict[str, Any]) -> None:
             counts["n"] += 1
             counts["errors"] += record["status"] == "error"
             rate = counts["n"] / max(1e-9, time.perf_counter() - started)
-            progress.update(task, advance=1, errors=counts["errors"], rate=f"{rate:.1f}/s")
+            progress.update(task, advance=1, errors=counts["errors"], rate=f"{rate:.1f}/s{_pace_text(pacer)}")
 
         return await execute_run(config, model, journal, cache=cache, environments=environments,
                                  on_record=on_record, judge=judge)
@@ -247,6 +249,13 @@ def _print_judge(s: dict[str, Any], prices: Any) -> None:
                   f"calls {calls.get('sent', 0)} sent, {calls.get('cached', 0)} cached, "
                   f"{calls.get('resumed', 0)} from the judge journal · tokens in {s['tokens_in']:,} "
                   f"out {s['tokens_out']:,} · cost {spent}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _pace_text(pacer: Any) -> str:
+    """The pace calls start at, and the share refused with 429, for the progress bar."""
+    if not pacer.sent:
+        return ""
+    return f" · pace {pacer.pace():.0f}/s · {pacer.refused / pacer.sent:.1%} refused"
 
 
 def _fmt_rate(rate: float | None) -> str:
@@ -268,4 +277,10 @@ def _print_summary(config: RunConfig, result: RunSummary, skipped: int, elapsed:
     if result.error_kinds:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(result.error_kinds.items()))
         console.print(f"[red]errors by kind: {kinds}[/]", soft_wrap=True)
+    pacing = result.pacing
+    if pacing and pacing.get("sent"):
+        caps = ", ".join(f"--{k} {pacing[k]:g}" for k in ("rpm", "tpm") if pacing.get(k))
+        console.print(f"API calls: {pacing['sent']} requests, {pacing['refused']} refused with 429 "
+                      f"({pacing['refused_share']:.1%}) · pace {pacing['pace_per_s'] or 0:.1f}/s"
+                      + (f" · within {caps}" if caps else ""), soft_wrap=True, highlight=False)
     console.print(f"journal: {run_dir / 'journal.sqlite'}", soft_wrap=True, highlight=False)

@@ -14,7 +14,9 @@ from typing import Any
 
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache, request_key
-from crosslab.engine.limits import AdaptiveConcurrency, TokenBucket, backoff_delay
+from crosslab.engine.limits import AdaptiveConcurrency, backoff_delay
+from crosslab.engine.pacers import pacer_for
+from crosslab.engine.pacing import Pacer
 from crosslab.targets import text_tools
 from crosslab.targets.base import (
     ChatRequest,
@@ -60,14 +62,19 @@ def _estimate_tokens(messages: list[Message]) -> int:
 
 
 class ModelCaller:
+    """Calls one target: at most ``concurrency`` in flight, started when the account's pacer allows.
+
+    The pacer (crosslab.engine.pacing) is shared with every other caller of
+    the same account and model; ``pacer`` overrides it (tests, benchmarks).
+    """
+
     def __init__(self, target: Target, *, cache: ResponseCache | None, seed: int = 0,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, pacer: Pacer | None = None) -> None:
         self.target = target
         limits = limits or target.deployment.limits
         self.limits = limits
         self.concurrency = AdaptiveConcurrency(limits.concurrency)
-        self.requests = TokenBucket(limits.requests_per_minute) if limits.requests_per_minute else None
-        self.tokens = TokenBucket(limits.tokens_per_minute) if limits.tokens_per_minute else None
+        self.pacer = pacer or pacer_for(target, limits)
         self.cache = cache
         self._rng = random.Random(seed)
         self._identity = target.deployment.identity()
@@ -100,34 +107,41 @@ class ModelCaller:
 
     async def _send_with_retries(self, request: ChatRequest, stats: CallStats) -> ChatResponse:
         attempt = 0
+        input_est = _estimate_tokens(request.messages)
         while True:
             attempt += 1
-            if self.requests:
-                await self.requests.take(1)
-            if self.tokens:
-                await self.tokens.take(_estimate_tokens(request.messages))
+            # the concurrency slot first: the pacer's release is then the moment the request starts
             await self.concurrency.acquire()
+            try:
+                ticket = await self.pacer.acquire(input_est)
+            except BaseException:
+                self.concurrency.release()
+                raise
             started = time.perf_counter()
             try:
                 response = await asyncio.wait_for(self.target.complete(request),
                                                   timeout=self.limits.timeout_s * 1.5)
             except (TargetError, asyncio.TimeoutError) as exc:
                 error = exc if isinstance(exc, TargetError) else TargetError("timeout", "call exceeded the deadline")
+            except BaseException:
+                self.pacer.on_failed(ticket)
+                raise
             else:
-                self.concurrency.on_success()
+                self.pacer.on_answer(ticket, response.rate_limit, response.usage)
                 stats.calls += 1
                 stats.usage.add(response.usage)
                 stats.latency_s += time.perf_counter() - started
-                if self.tokens:
-                    self.tokens.debit(response.usage.output_tokens)
                 return response
             finally:
                 self.concurrency.release()
             if error.kind == "rate_limit":
-                self.concurrency.on_throttle()
+                self.pacer.on_refused(ticket, error.rate_limit, error.retry_after)
+            else:
+                self.pacer.on_failed(ticket, error.rate_limit)
             if not error.retryable or attempt > self.limits.max_retries:
                 raise SampleError(error.kind, str(error), attempt) from error
             stats.retries += 1
+            # a Retry-After delays this request; the pacer decides for the rest of the pool
             await asyncio.sleep(backoff_delay(attempt, base=self.limits.backoff_base_s,
                                               cap=self.limits.backoff_cap_s,
                                               retry_after=error.retry_after, rng=self._rng))

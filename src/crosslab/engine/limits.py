@@ -1,9 +1,11 @@
-"""Pacing for one endpoint: adaptive concurrency, request/token rate limits, backoff.
+"""Concurrency and backoff for one endpoint.
 
-Concurrency follows AIMD, the rule TCP uses: halve the window when the server
-says 429, grow it by about one request per window of successes. Rate limits
-are token buckets. Backoff is exponential with full jitter, never shorter than
-the server's Retry-After.
+``AdaptiveConcurrency`` caps the calls in flight; the ModelCaller no longer
+shrinks it on a 429, because providers limit the rate at which requests
+start, which the account's pacer (crosslab.engine.pacing) governs. Its AIMD
+methods and ``TokenBucket`` (a minute's burst) remain for other callers.
+Backoff is exponential with full jitter, never shorter than the server's
+Retry-After.
 """
 
 from __future__ import annotations

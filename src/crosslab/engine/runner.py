@@ -1,7 +1,9 @@
 """Execute a plan against a target and journal every sample, ok or error.
 
-A fixed pool of workers pulls samples from a queue; the ModelCaller's adaptive
-window decides how many calls are actually in flight. A sample that fails for
+A fixed pool of workers pulls samples from a queue; the ModelCaller decides
+how many calls are in flight (``concurrency``) and the account's pacer when
+each starts. There are twice as many workers as slots, so while some samples
+wait out a Retry-After others keep the slots busy. A sample that fails for
 good is journaled as an error with its reason: nothing is dropped, and a
 resumed run skips exactly the samples already journaled as ok.
 """
@@ -9,6 +11,7 @@ resumed run skips exactly the samples already journaled as ok.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,9 @@ from crosslab.targets.base import Target
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
+#: Workers per concurrency slot: the spare ones keep slots busy while others wait out a Retry-After.
+WORKERS_PER_SLOT = 2
+
 
 @dataclass
 class ExecutionSummary:
@@ -31,6 +37,21 @@ class ExecutionSummary:
     skipped: int  # already ok in the journal (resume)
     ok: int = 0
     errors: int = 0
+    #: How this execution called the API: requests sent, refused (429) and answered, seconds, pace.
+    pacing: dict[str, Any] | None = None
+
+
+def _pacing_record(before: dict[str, Any], after: dict[str, Any], seconds: float,
+                   earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """This execution's calls (added to an earlier session's, on resume), for the journal's meta."""
+    counts = {k: after[k] - before[k] for k in ("sent", "answered", "refused")}
+    if earlier:
+        counts = {k: counts[k] + int(earlier.get(k, 0)) for k in counts}
+        seconds += float(earlier.get("seconds", 0.0))
+    return {**counts, "seconds": round(seconds, 3),
+            "pace_per_s": round(counts["sent"] / seconds, 3) if seconds > 0 else None,
+            "refused_share": round(counts["refused"] / counts["sent"], 5) if counts["sent"] else 0.0,
+            "rpm": after["rpm"], "tpm": after["tpm"], "learned_rate_per_s": after["rate_per_s"]}
 
 
 async def run_sample(sample: Sample, caller: ModelCaller, target_digest: str,
@@ -82,6 +103,8 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
     todo = [s for s in plan if s.id not in done]
     summary = ExecutionSummary(planned=len(plan), skipped=len(plan) - len(todo))
     caller = ModelCaller(target, cache=cache)
+    before = caller.pacer.snapshot()
+    started = time.monotonic()
     queue: asyncio.Queue[Sample] = asyncio.Queue()
     for sample in todo:
         queue.put_nowait(sample)
@@ -103,6 +126,9 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
             if on_record:
                 on_record(record)
 
-    workers = min(len(todo), target.deployment.limits.concurrency)
+    workers = min(len(todo), WORKERS_PER_SLOT * target.deployment.limits.concurrency)
     await asyncio.gather(*(worker() for _ in range(workers)))
+    summary.pacing = _pacing_record(before, caller.pacer.snapshot(), time.monotonic() - started,
+                                    journal.meta().get("pacing"))
+    journal.set_meta("pacing", summary.pacing)
     return summary

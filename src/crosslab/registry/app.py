@@ -21,7 +21,7 @@ from crosslab.core.version import __version__
 from crosslab.registry import queries
 from crosslab.registry.store import Registry
 from crosslab.registry.submission import SubmissionError, check_bundle, check_declined, check_protocol
-from crosslab.registry.tlog import LogError, TileNotFound, verify_inclusion
+from crosslab.registry.tlog import LogError, LogRequestError, TileNotFound, verify_inclusion
 
 MiB = 1024 * 1024
 BUNDLE_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar")
@@ -151,12 +151,9 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
         return inclusion(index, size)
 
     def inclusion(index: int, size: int | None) -> dict[str, Any]:
-        n = log.size() if size is None else size
         try:
-            proof = log.inclusion_proof(index, n)
-            root = log.root(n)
-            leaf = log.entry(index)
-        except (LogError, ValueError, IndexError) as exc:
+            n, proof, root, leaf = log.inclusion(index, size)
+        except LogRequestError as exc:
             raise HTTPException(400, str(exc)) from None
         return {"index": index, "size": n, "root": _b64(root), "hashes": [_b64(h) for h in proof],
                 "entry": _b64(leaf)}
@@ -167,7 +164,7 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
         try:
             proof = log.consistency_proof(old, n)
             roots = (log.root(old) if old else b"", log.root(n))
-        except (LogError, ValueError, IndexError) as exc:
+        except LogRequestError as exc:
             raise HTTPException(400, str(exc)) from None
         return {"old": old, "new": n, "old_root": _b64(roots[0]), "new_root": _b64(roots[1]),
                 "hashes": [_b64(h) for h in proof]}

@@ -44,19 +44,21 @@ class RunSummary:
     cached_calls: int = 0
     cost_usd: float | None = None
     error_kinds: dict[str, int] = field(default_factory=dict)
+    #: How the run called the API: requests sent, refused (429), pace (engine/runner.py)
+    pacing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": [r.to_dict() for r in self.rows], "total": self.total.to_dict(),
                 "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "calls": self.calls, "cached_calls": self.cached_calls, "cost_usd": self.cost_usd,
-                "error_kinds": self.error_kinds}
+                "error_kinds": self.error_kinds, "pacing": self.pacing}
 
 
 def summarize(journal: Journal, target_label: str, prices: dict[str, Price]) -> RunSummary:
     verdicts = reviewed_verdicts(journal)
     rows: dict[tuple[str, str | None], Row] = {}
     total = Row("all", None)
-    summary = RunSummary([], total)
+    summary = RunSummary([], total, pacing=journal.meta().get("pacing"))
     for record in journal.records():
         key = (record["category"], record["slice"])
         row = rows.setdefault(key, Row(*key))

@@ -30,6 +30,7 @@ from crosslab.targets.base import (
 )
 from crosslab.targets.deployment import Deployment
 from crosslab.targets.errors import error_for_status
+from crosslab.targets.ratelimit import account_fingerprint, read_rate_limit_headers
 
 
 def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
@@ -98,6 +99,7 @@ def _make_client(deployment: Deployment, api_key: str | None) -> anthropic.Async
 class AnthropicTarget(Target):
     def __init__(self, deployment: Deployment, *, api_key: str | None) -> None:
         super().__init__(deployment)
+        self.account = account_fingerprint(api_key)
         self._client = _make_client(deployment, api_key)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -124,7 +126,8 @@ class AnthropicTarget(Target):
                 for t in request.tools
             ]
         try:
-            message = await self._client.messages.create(**params)
+            raw = await self._client.messages.with_raw_response.create(**params)
+            message = await raw.parse()
         except anthropic.APITimeoutError as exc:
             if not _really_timed_out(exc):
                 raise TargetError("connection", str(exc.__cause__ or exc)) from exc
@@ -135,7 +138,9 @@ class AnthropicTarget(Target):
             raise error_for_status(exc.status_code, exc.message, exc.response.headers) from exc
         except (anthropic.APIResponseValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise TargetError("bad_response", f"unparseable response: {exc}") from exc
-        return self._parse(message)
+        response = self._parse(message)
+        response.rate_limit = read_rate_limit_headers(raw.headers)
+        return response
 
     @staticmethod
     def _parse(message: Any) -> ChatResponse:

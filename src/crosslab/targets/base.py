@@ -20,6 +20,7 @@ from typing import Any
 
 from crosslab.core.errors import CrosslabError
 from crosslab.targets.deployment import Deployment
+from crosslab.targets.ratelimit import RateLimitHint
 
 Message = dict[str, Any]
 
@@ -74,6 +75,8 @@ class ChatResponse:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     model: str | None = None
+    #: The provider's rate-limit headers, for pacing; never cached or journaled.
+    rate_limit: RateLimitHint | None = None
 
     def to_message(self) -> Message:
         msg: Message = {"role": "assistant", "content": self.text}
@@ -111,11 +114,12 @@ class TargetError(CrosslabError):
     RETRYABLE = frozenset({"rate_limit", "server_error", "timeout", "connection", "bad_response"})
 
     def __init__(self, kind: str, message: str, *, retry_after: float | None = None,
-                 status: int | None = None) -> None:
+                 status: int | None = None, rate_limit: RateLimitHint | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.retry_after = retry_after
         self.status = status
+        self.rate_limit = rate_limit
 
     @property
     def retryable(self) -> bool:
@@ -147,6 +151,15 @@ class Target(abc.ABC):
 
     async def aclose(self) -> None:
         """Release connections; the default has nothing to release."""
+
+    def rate_limit_scope(self) -> str:
+        """Who shares a rate limit with this target: the engine paces each scope once.
+
+        Providers limit per account and model; adapters that hold a key add
+        its fingerprint (``account``), so two deployments on one key share a pace.
+        """
+        d = self.deployment
+        return f"{d.provider}|{d.base_url or ''}|{d.model}|{getattr(self, 'account', '')}"
 
     def with_system_prefix(self, messages: list[Message]) -> list[Message]:
         """Prepend the deployment's system prefix to the conversation's system text."""

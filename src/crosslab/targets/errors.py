@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Mapping
 
 from crosslab.targets.base import TargetError
+from crosslab.targets.ratelimit import parse_retry_after, read_rate_limit_headers
 
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+__all__ = ["error_for_status", "parse_retry_after"]
 
 
 def error_for_status(status: int, message: str, headers: Mapping[str, str] | None = None) -> TargetError:
-    """Classify an HTTP error status the way every provider documents it."""
-    headers = headers or {}
-    retry_after = parse_retry_after(headers.get("retry-after"))
+    """Classify an HTTP error status the way every provider documents it.
+
+    The rate-limit headers travel with the error, so the engine can pace
+    itself from a 429 (and from a 5xx that carries them).
+    """
+    hint = read_rate_limit_headers(headers)
+    retry_after = hint.retry_after_s if hint else None
     if status == 429:
         kind = "rate_limit"
     elif status in (401, 403):
@@ -39,4 +28,4 @@ def error_for_status(status: int, message: str, headers: Mapping[str, str] | Non
         kind = "bad_request"
     else:
         kind = "other"
-    return TargetError(kind, message[:500], retry_after=retry_after, status=status)
+    return TargetError(kind, message[:500], retry_after=retry_after, status=status, rate_limit=hint)

@@ -37,6 +37,7 @@ from crosslab.targets.base import (
 )
 from crosslab.targets.deployment import Deployment
 from crosslab.targets.errors import error_for_status
+from crosslab.targets.ratelimit import account_fingerprint, read_rate_limit_headers
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Transport exceptions that mean "never connected", whatever the SDK calls them.
@@ -126,6 +127,7 @@ class OpenAITarget(Target):
 
     def __init__(self, deployment: Deployment, *, api_key: str | None) -> None:
         super().__init__(deployment)
+        self.account = account_fingerprint(api_key)
         self._url = (deployment.base_url or DEFAULT_BASE_URL).rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {api_key or 'not-needed'}",
                          "Content-Type": "application/json", "User-Agent": f"crosslab/{__version__}"}
@@ -150,6 +152,7 @@ class OpenAITarget(Target):
                 body = await resp.read()
                 if resp.status >= 400:
                     raise error_for_status(resp.status, _error_message(body), resp.headers)
+                hint = read_rate_limit_headers(resp.headers)
         except asyncio.TimeoutError as exc:
             raise TargetError("timeout", f"no answer within {self.deployment.limits.timeout_s:g}s") from exc
         except aiohttp.ClientError as exc:
@@ -158,7 +161,9 @@ class OpenAITarget(Target):
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise TargetError("bad_response", f"response is not JSON: {exc}") from exc
-        return parse_completion(data)
+        response = parse_completion(data)
+        response.rate_limit = hint
+        return response
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -171,6 +176,7 @@ class OpenAISDKTarget(Target):
 
     def __init__(self, deployment: Deployment, *, api_key: str | None) -> None:
         super().__init__(deployment)
+        self.account = account_fingerprint(api_key)
         self._api_key = api_key or "not-needed"
         self._sdk: openai.AsyncOpenAI | None = None
 
@@ -187,7 +193,8 @@ class OpenAISDKTarget(Target):
     async def complete(self, request: ChatRequest) -> ChatResponse:
         d = self.deployment
         try:
-            completion = await self._client().chat.completions.create(**build_params(self, request))
+            raw = await self._client().chat.completions.with_raw_response.create(**build_params(self, request))
+            completion = raw.parse()
         except openai.APITimeoutError as exc:
             if type(exc.__cause__).__name__ in CONNECT_FAILURES:
                 # the SDK's aiohttp transport reports a refused or reset connection as a connect timeout
@@ -201,7 +208,9 @@ class OpenAISDKTarget(Target):
             raise TargetError("bad_response", f"unparseable response: {exc}") from exc
         if not hasattr(completion, "model_dump"):
             raise TargetError("bad_response", "response is not a chat completion")
-        return parse_completion(completion.model_dump())
+        response = parse_completion(completion.model_dump())
+        response.rate_limit = read_rate_limit_headers(raw.headers)
+        return response
 
     async def aclose(self) -> None:
         if self._sdk is not None:

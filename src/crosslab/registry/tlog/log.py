@@ -47,6 +47,7 @@ class TransparencyLog:
         self.origin = origin
         self._refusal: LogError | None = None
         self._published: tuple[int, bytes] | None = None  # (size, note) this process last saw
+        self._roots: dict[int, bytes] = {}  # committed tree sizes -> their roots (immutable, so safe to keep)
 
     # -- start-up ---------------------------------------------------------
 
@@ -178,6 +179,33 @@ class TransparencyLog:
             ranges = inclusion_ranges(index, size)
             stored = store.fetch_hashes(conn, keys_for(ranges))
         return [range_hash(lo, hi, stored) for lo, hi in ranges]
+
+    def inclusion(self, index: int, size: int | None = None) -> tuple[int, list[bytes], bytes, bytes]:
+        """(size, PATH(index, D[size]), MTH(D[size]), entry) read in one transaction: what a proof request needs.
+
+        ``size`` defaults to the current size. Roots are remembered per size (a
+        committed tree never changes), so a stream of proofs against one
+        checkpoint reads only the proof's hashes and the entry.
+        """
+        self._serving()
+        with self.engine.connect() as conn:
+            current = store.current_size(conn)
+            size = current if size is None else size
+            _check_range("tree size", size, 1, current)
+            _check_range("leaf index", index, 0, size - 1)
+            ranges = inclusion_ranges(index, size)
+            keys = keys_for(ranges)
+            root = self._roots.get(size)
+            if root is None:
+                keys |= set(subtree_keys(0, size))
+            stored = store.fetch_hashes(conn, keys)
+            entry = bytes(conn.execute(select(entries.c.entry).where(entries.c.idx == index)).scalar_one())
+        if root is None:
+            root = range_hash(0, size, stored)
+            if len(self._roots) > 64:
+                self._roots.clear()
+            self._roots[size] = root
+        return size, [range_hash(lo, hi, stored) for lo, hi in ranges], root, entry
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """PROOF(old, D[new]), bottom-up (RFC 9162 §2.1.4.1), for 0 <= old <= new <= current size."""
