@@ -210,6 +210,36 @@ def run_ours(server: Server, items: list[Any], c: int, *, cache_dir: Path | None
                        extra={"cached_calls": cached})
 
 
+def run_bare(server: Server, items: list[Any], c: int) -> float:
+    """Samples/s of a bare aiohttp loop: C workers posting the same Chat Completions requests, nothing else.
+
+    No journal, no retries, no grading: the ceiling a client on this machine
+    reaches against this server, the denominator ``--bare`` divides ours by.
+    """
+    import aiohttp
+
+    bodies = [json.dumps({"model": "bench-model", "messages": item.messages}).encode() for item in items]
+
+    async def go() -> float:
+        queue = list(reversed(bodies))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c)) as http:
+            async def worker() -> None:
+                while queue:
+                    body = queue.pop()
+                    async with http.post(server.url + "/v1/chat/completions", data=body,
+                                         headers={"content-type": "application/json",
+                                                  "authorization": "Bearer dummy"}) as r:
+                        await r.read()
+                        if r.status != 200:
+                            sys.exit(f"bench: bare loop got HTTP {r.status}")
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(c)))
+            return len(bodies) / (time.perf_counter() - t0)
+
+    return asyncio.run(go())
+
+
 # --------------------------------------------------------------------------- Inspect
 
 INSPECT_TASK = textwrap.dedent('''
@@ -333,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transport", choices=("aiohttp", "sdk"), default="aiohttp",
                    help="the openai: target's transport (default aiohttp; sdk = the official openai client)")
     p.add_argument("--no-cache-run", action="store_true", help="skip the response-cache configuration")
+    p.add_argument("--bare", action="store_true",
+                   help="also time a bare aiohttp loop per config (the ceiling on this machine) and print ours ÷ bare")
     p.add_argument("--configs", default=None,
                    help="only these C x L pairs, L in seconds, e.g. '500x0.05,500x0.5' (default: the full grid)")
     args = p.parse_args(argv)
@@ -378,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
                 line = (f"  ours    C={c:<4} L={fmt_latency(lat):<7} {m.sps:8,.0f} samples/s  "
                         f"ratio {fmt_num(m.ratio, 2):>4}  CPU {m.cpu_ms:.2f} ms/sample")
                 print(line, flush=True)
+                if args.bare:
+                    bare = run_bare(server, items, c)
+                    m.extra["bare_sps"] = bare
+                    print(f"  bare    C={c:<4} L={fmt_latency(lat):<7} {bare:8,.0f} samples/s  "
+                          f"ratio {bare / m.limit:.2f} of C/L · ours ÷ bare {m.sps / bare:.2f}", flush=True)
                 if use_inspect:
                     m.inspect_sps, m.inspect_note = run_inspect(venv, server, n, c, args.inspect_timeout)
                     print(f"  Inspect C={c:<4} L={fmt_latency(lat):<7} {fmt_num(m.inspect_sps):>8} samples/s "
@@ -419,7 +456,14 @@ def main(argv: list[str] | None = None) -> int:
     if min_ratio is not None:
         print(f"target: ratio ≥ 0.9 wherever C/L ≤ 1,000 samples/s: min {min_ratio:.2f} -> "
               f"{'met' if min_ratio >= 0.9 else 'MISSED'}")
+    slow = find(500, 0.5)
+    if slow is not None and "bare_sps" in slow.extra:
+        bare = slow.extra["bare_sps"]
+        print(f"target: C=500, L=500 ms ≥ 0.9 of the bare aiohttp loop on this machine ({bare:,.0f}/s, "
+              f"{bare / slow.limit:.2f} of C/L): {slow.sps / bare:.2f} -> {'met' if slow.sps >= 0.9 * bare else 'MISSED'}")
+    vs_bare = slow.sps / slow.extra["bare_sps"] if slow is not None and "bare_sps" in slow.extra else None
     print(f"RESULT c500_l50_sps={kv(key.sps if key else None, 0)} "
+          f"ours_vs_bare_c500_l500={kv(vs_bare, 3)} "
           f"c500_l50_ratio={kv(key.ratio if key else None, 3)} "
           f"min_ratio_where_limit_le_1000={kv(min_ratio, 3)} "
           f"ours_vs_inspect_c500_l50={kv(vs_inspect, 2)} "

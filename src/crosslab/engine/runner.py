@@ -2,8 +2,8 @@
 
 A fixed pool of workers pulls samples from a queue; the ModelCaller decides
 how many calls are in flight (``concurrency``) and the account's pacer when
-each starts. There are twice as many workers as slots, so while some samples
-wait out a Retry-After others keep the slots busy. A sample that fails for
+each starts. A few spare workers (``SPARE_WORKERS``) keep the slots busy while
+some samples wait out a Retry-After. A sample that fails for
 good is journaled as an error with its reason: nothing is dropped, and a
 resumed run skips exactly the samples already journaled as ok.
 """
@@ -27,8 +27,10 @@ from crosslab.targets.base import Target
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
-#: Workers per concurrency slot: the spare ones keep slots busy while others wait out a Retry-After.
-WORKERS_PER_SLOT = 2
+#: Workers beyond the concurrency slots (at most one per slot): they keep slots busy while others wait out
+#: a Retry-After. Few, because idle workers cost the event loop at high concurrency (C=500, L=500 ms: 2 per
+#: slot reached 0.66 of C/L, 1 per slot 0.70; bench/engine_throughput.py --bare).
+SPARE_WORKERS = 32
 
 
 @dataclass
@@ -126,7 +128,8 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
             if on_record:
                 on_record(record)
 
-    workers = min(len(todo), WORKERS_PER_SLOT * target.deployment.limits.concurrency)
+    slots = target.deployment.limits.concurrency
+    workers = min(len(todo), slots + min(slots, SPARE_WORKERS))
     await asyncio.gather(*(worker() for _ in range(workers)))
     summary.pacing = _pacing_record(before, caller.pacer.snapshot(), time.monotonic() - started,
                                     journal.meta().get("pacing"))
