@@ -129,7 +129,9 @@ class Server:
                 return
             except (urllib.error.URLError, OSError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    out, err = self.proc.communicate(timeout=5) if self.proc.poll() is not None else ("", "")
+                    if self.proc.poll() is None:
+                        self.proc.kill()  # never leave a server behind a failed start
+                    out, err = self.proc.communicate(timeout=10)
                     raise RuntimeError(f"registry did not start: {err or out}")
                 time.sleep(0.2)
 
