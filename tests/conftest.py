@@ -33,3 +33,14 @@ def free_port() -> int:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
+
+
+#: The longest test files (seconds on 2 cores: the demo ~260, the SmolLM2 judge ~50, ...), started first:
+#: with one file per xdist worker, a long file that starts last decides the whole suite's wall time.
+LONGEST_FIRST = ("test_demo.py", "test_judge_smollm2.py", "test_suite_scheming.py", "test_compare_cli.py",
+                 "test_round.py", "test_registry.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise
