@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import run_cli
 
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
@@ -23,6 +17,7 @@ from crosslab.results.summary import summarize
 from crosslab.items.item import Item
 from crosslab.suites.registry import all_environments
 from crosslab.targets.registry import create_target, parse_target
+from tests.support.sigkill_run import assert_nothing_lost_or_resent, kill_then_resume
 from tests.support.loopback_server import running_server
 
 FAULTS = ["rate_limit", "server_error", "hang", "malformed", "reset"]
@@ -118,55 +113,15 @@ def test_scripted_turns_and_native_tool_loop(tmp_path: Path):
     assert all(verdicts[r["sample_id"]]["includes"]["label"] == "pass" for r in by_id.values())
 
 
-def ok_ids(journal_path: Path) -> set[str]:
-    with sqlite3.connect(journal_path) as conn:
-        return {r[0] for r in conn.execute("SELECT sample_id FROM samples WHERE status = 'ok'")}
-
-
 def test_sigkill_then_resume_resends_no_finished_sample(tmp_path: Path):
-    n = 300
-    items_file = tmp_path / "items.jsonl"
-    items_file.write_text("".join(json.dumps({"id": f"q{i}", "input": f"question {i}"}) + "\n" for i in range(n)))
-    out = tmp_path / "runs"
-    secret = "sk-canary-4f1d9e0b7c"
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["OPENAI_API_KEY"] = secret
+    n, secret = 300, "sk-canary-4f1d9e0b7c"
     with running_server(latency=0.2) as srv:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crosslab", "run", "--items", str(items_file), "--target", "openai:loopback",
-             "--base-url", srv.url + "/v1", "--concurrency", "10", "--no-cache", "--quiet", "--out", str(out)],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            runs = list(out.glob("*/journal.sqlite")) if out.exists() else []
-            try:
-                if runs and len(ok_ids(runs[0])) >= n // 3:
-                    break
-            except sqlite3.OperationalError:  # the journal file exists a moment before its tables
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        [journal_path] = runs
-        done_at_kill = ok_ids(journal_path)
-        assert n // 3 <= len(done_at_kill) < n
-
-        resumed = run_cli("run", "--resume", str(journal_path.parent), "--no-cache", "--quiet",
-                          env={"OPENAI_API_KEY": secret})
-        assert resumed.returncode == 0, resumed.stderr
-        assert f"resumed, {len(done_at_kill)} already done" in resumed.stdout
+        killed = kill_then_resume(tmp_path, srv.url, n=n, concurrency=10, api_key=secret)
         stats = srv.stats()
-
-    journal = Journal.open(journal_path.parent)
-    records = list(journal.records())
-    assert len(records) == n and len({r["sample_id"] for r in records}) == n
-    assert all(r["status"] == "ok" for r in records) and journal.verify_hashes() == []
-    by_id = {r["sample_id"]: r["messages"][0]["content"] for r in records}
-    for sid in done_at_kill:
-        assert stats["ok"][by_id[sid]] == 1, "a sample finished before the kill was sent again"
-    # samples in flight at the kill may have reached the server once before; never more than twice
-    assert max(stats["ok"].values()) <= 2
+    assert n // 3 <= len(killed.done_at_kill) < n
+    assert f"resumed, {len(killed.done_at_kill)} already done" in killed.resumed.stdout
+    assert_nothing_lost_or_resent(killed, n, stats["ok"])
+    journal_path, resumed = killed.journal_path, killed.resumed
     # the API key never reaches the journal or the output
     assert secret.encode() not in journal_path.read_bytes()
     for extra in journal_path.parent.iterdir():

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-from conftest import REPO, run_cli
 
 from crosslab.engine.journal import Journal
 from crosslab.engine.pacers import SHARED
@@ -23,6 +15,7 @@ from crosslab.items.item import Item
 from crosslab.run.session import RunConfig, create_journal, execute_run
 from crosslab.targets.ratelimit import Quota, RateLimitHint
 from crosslab.targets.registry import create_target, parse_target
+from tests.support.sigkill_run import assert_nothing_lost_or_resent, kill_then_resume
 from tests.support.ratelimit_server import running_limited_server
 
 
@@ -134,47 +127,10 @@ def test_an_exhausted_quota_holds_the_pool_behind_one_probe():
     asyncio.run(scenario())
 
 
-def ok_ids(journal_path: Path) -> set[str]:
-    with sqlite3.connect(journal_path) as conn:
-        return {r[0] for r in conn.execute("SELECT sample_id FROM samples WHERE status = 'ok'")}
-
-
 def test_sigkill_under_a_rate_limit_then_resume_resends_nothing_finished(tmp_path: Path):
     n = 150
-    items_file = tmp_path / "items.jsonl"
-    items_file.write_text("".join(json.dumps({"id": f"q{i}", "input": f"question {i}"}) + "\n" for i in range(n)))
-    out = tmp_path / "runs"
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["OPENAI_API_KEY"] = "loopback-key"
     with running_limited_server(rate=40, burst=5, latency=0.05, retry_after="int") as srv:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crosslab", "run", "--items", str(items_file), "--target", "openai:loopback",
-             "--base-url", srv.url + "/v1", "--concurrency", "20", "--no-cache", "--quiet", "--out", str(out)],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            runs = list(out.glob("*/journal.sqlite")) if out.exists() else []
-            try:
-                if runs and len(ok_ids(runs[0])) >= n // 3:
-                    break
-            except sqlite3.OperationalError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "run ended or stalled before the kill"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        [journal_path] = runs
-        done_at_kill = ok_ids(journal_path)
-        resumed = run_cli("run", "--resume", str(journal_path.parent), "--no-cache", "--quiet",
-                          env={"OPENAI_API_KEY": "loopback-key"})
-        assert resumed.returncode == 0, resumed.stderr
+        killed = kill_then_resume(tmp_path, srv.url, n=n, concurrency=20, api_key="loopback-key")
         stats, log = srv.stats(), srv.limits()
     assert sum(1 for _, ok in log["arrivals"] if not ok) > 0  # refusals happened on the way
-    journal = Journal.open(journal_path.parent)
-    records = list(journal.records())
-    assert len(records) == n and len({r["sample_id"] for r in records}) == n
-    assert all(r["status"] == "ok" for r in records) and journal.verify_hashes() == []
-    by_id = {r["sample_id"]: r["messages"][0]["content"] for r in records}
-    for sid in done_at_kill:
-        assert stats["ok"][by_id[sid]] == 1, "a sample finished before the kill was sent again"
-    assert max(stats["ok"].values()) <= 2  # in flight at the kill: at most once more
+    assert_nothing_lost_or_resent(killed, n, stats["ok"])
