@@ -19,7 +19,7 @@ from crosslab.bundle.installed import installed_definitions
 from crosslab.bundle.verify import verify_bundle
 from crosslab.engine.journal import Journal
 from crosslab.identity.keys import load_identity
-from crosslab.suites.registry import get_suite
+from tests.support.smoke_round import smoke_round
 
 #: The installed suites' metric definitions: with them, a re-signed metric is caught as tampering.
 DEFINITIONS = installed_definitions()
@@ -28,40 +28,7 @@ DEFINITIONS = installed_definitions()
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     """lab-a evaluates lab-b's deployment b-prod (the comply-all calibration baseline) on the smoke suite."""
-    root = tmp_path_factory.mktemp("round")
-    keys, keystore = root / "keys", root / "keystore"
-    env = {"CROSSLAB_KEYSTORE": str(keystore)}
-    for lab in ("lab-a", "lab-b", "lab-c"):
-        assert run_cli("keys", "new", lab, "--name", lab.upper(), "--out", str(keys), env=env).returncode == 0
-    protocol = root / "protocol.yaml"
-    protocol.write_text(yaml.safe_dump({
-        "title": "A evaluates B",
-        "participants": [
-            {"identity": "keys/lab-a.identity.json", "deployments": [{"name": "a-prod", "target": {
-                "provider": "baseline", "model": "refuse-all"}}]},
-            {"identity": "keys/lab-b.identity.json", "deployments": [{"name": "b-prod", "target": {
-                "provider": "baseline", "model": "comply-all"}}]},
-        ],
-        "suites": [{"name": "smoke", "digest": get_suite("smoke").content_digest()}],
-        "round": {"number": 1, "date": "2026-11-24"},
-    }))
-    for lab in ("lab-a", "lab-b"):
-        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
-    runs = root / "runs"
-    result = run_cli("run", "--suite", "smoke", "--target", "baseline:comply-all", "--out", str(runs),
-                     "--no-cache", "--quiet")
-    assert result.returncode == 0, result.stderr
-    [run_dir] = list(runs.iterdir())
-    bundle = root / "bundle"
-    made = run_cli("bundle", "create", str(run_dir), "--protocol", str(protocol), "--as", "lab-a",
-                   "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(bundle), env=env)
-    assert made.returncode == 0, made.stderr
-    trusted = keys / "trusted"
-    trusted.mkdir()
-    for lab in ("lab-a", "lab-b"):
-        shutil.copy(keys / f"{lab}.identity.json", trusted)
-    return {"root": root, "env": env, "bundle": bundle, "keys": trusted, "all_keys": keys, "run": run_dir,
-            "protocol": protocol, "keystore": keystore}
+    return smoke_round(tmp_path_factory.mktemp("round"))
 
 
 def pinned(world: dict) -> dict:

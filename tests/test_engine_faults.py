@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -11,38 +9,13 @@ from conftest import run_cli
 
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
-from crosslab.run.session import RunConfig, create_journal, execute_run
 from crosslab.results.costs import load_prices
 from crosslab.results.summary import summarize
 from crosslab.items.item import Item
-from crosslab.suites.registry import all_environments
-from crosslab.targets.registry import create_target, parse_target
-from tests.support.sigkill_run import assert_nothing_lost_or_resent, kill_then_resume
+from tests.support.engine_runs import assert_nothing_lost_or_resent, items, kill_then_resume, run_engine
 from tests.support.loopback_server import running_server
 
 FAULTS = ["rate_limit", "server_error", "hang", "malformed", "reset"]
-
-
-def items(n: int) -> list[Item]:
-    return [Item.model_validate({"id": f"q{i:04d}", "input": f"question {i}", "target": f"question {i}"})
-            for i in range(n)]
-
-
-def run_engine(url: str, the_items: list[Item], out: Path, **limits) -> Journal:
-    os.environ["OPENAI_API_KEY"] = "loopback-key"
-    deployment = parse_target("openai:loopback", {"base_url": url + "/v1", **limits})
-    config = RunConfig(deployment, the_items, {"items_file": "generated"})
-    journal = create_journal(out, config)
-    target = create_target(deployment)
-
-    async def go() -> None:
-        try:
-            await execute_run(config, target, journal, cache=None, environments=all_environments())
-        finally:
-            await target.aclose()
-
-    asyncio.run(go())
-    return journal
 
 
 def test_twenty_percent_faults_over_1000_samples(tmp_path: Path):

@@ -3,43 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
-from crosslab.engine.journal import Journal
-from crosslab.engine.pacers import SHARED
 from crosslab.engine.pacing import Pacer
 from crosslab.engine.plan import make_plan
 from crosslab.engine.window_cap import GUARD_S, WindowCap
-from crosslab.items.item import Item
-from crosslab.run.session import RunConfig, create_journal, execute_run
 from crosslab.targets.ratelimit import Quota, RateLimitHint
-from crosslab.targets.registry import create_target, parse_target
-from tests.support.sigkill_run import assert_nothing_lost_or_resent, kill_then_resume
+from tests.support.engine_runs import assert_nothing_lost_or_resent, items, kill_then_resume, run_engine
 from tests.support.ratelimit_server import running_limited_server
-
-
-def items(n: int) -> list[Item]:
-    return [Item.model_validate({"id": f"q{i:04d}", "input": f"question {i}", "target": f"question {i}"})
-            for i in range(n)]
-
-
-def run_engine(url: str, the_items: list[Item], out: Path, **limits) -> Journal:
-    SHARED.forget()  # a port may be reused by another test's server
-    os.environ["OPENAI_API_KEY"] = "loopback-key"
-    deployment = parse_target("openai:loopback", {"base_url": url + "/v1", **limits})
-    config = RunConfig(deployment, the_items, {"items_file": "generated"})
-    journal = create_journal(out, config)
-    target = create_target(deployment)
-
-    async def go() -> None:
-        try:
-            await execute_run(config, target, journal, cache=None, environments={})
-        finally:
-            await target.aclose()
-
-    asyncio.run(go())
-    return journal
 
 
 def most_in_one_second(times: list[float]) -> int:

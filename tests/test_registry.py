@@ -29,8 +29,8 @@ import yaml
 from conftest import run_cli
 
 from crosslab.registry.archive import ArchiveError, pack_bundle, read_bundle_archive
-from crosslab.suites.registry import get_suite
 from tests.support.browser import chromium_path, load_page
+from tests.support.smoke_round import smoke_round
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -39,49 +39,17 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     """lab-a evaluates lab-b (the comply-all baseline) on the smoke suite; the bundle, and a countersigned copy."""
-    root = tmp_path_factory.mktemp("registry-round")
-    keys, keystore = root / "keys", root / "keystore"
-    env = {"CROSSLAB_KEYSTORE": str(keystore)}
-    for lab in ("lab-a", "lab-b", "lab-c"):
-        assert run_cli("keys", "new", lab, "--name", f"Lab {lab[-1].upper()}", "--out", str(keys),
-                       env=env).returncode == 0
-    spec = {
-        "title": "A evaluates B",
-        "participants": [
-            {"identity": "keys/lab-a.identity.json", "deployments": [{"name": "a-prod", "target": {
-                "provider": "baseline", "model": "refuse-all"}}]},
-            {"identity": "keys/lab-b.identity.json", "deployments": [{"name": "b-prod", "target": {
-                "provider": "baseline", "model": "comply-all"}}]},
-        ],
-        "suites": [{"name": "smoke", "digest": get_suite("smoke").content_digest()}],
-        "round": {"number": 1, "date": "2026-11-24"},
-    }
-    protocol = root / "protocol.yaml"
-    protocol.write_text(yaml.safe_dump(spec))
-    for lab in ("lab-a", "lab-b"):
-        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
+    world = smoke_round(tmp_path_factory.mktemp("registry-round"))
+    root, env, spec = world["root"], world["env"], world["spec"]
     invited = root / "invited.yaml"  # a round lab-c is invited to and declines
     invited.write_text(yaml.safe_dump({**spec, "title": "A, B and C", "participants": spec["participants"] + [
         {"identity": "keys/lab-c.identity.json", "deployments": [{"name": "c-prod", "target": {
             "provider": "baseline", "model": "refuse-all"}}]}]}))
-    runs = root / "runs"
-    assert run_cli("run", "--suite", "smoke", "--target", "baseline:comply-all", "--out", str(runs),
-                   "--no-cache", "--quiet").returncode == 0
-    [run_dir] = list(runs.iterdir())
-    bundle = root / "bundle"
-    made = run_cli("bundle", "create", str(run_dir), "--protocol", str(protocol), "--as", "lab-a",
-                   "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(bundle), env=env)
-    assert made.returncode == 0, made.stderr
-    trusted = root / "trusted"
-    trusted.mkdir()
-    for lab in ("lab-a", "lab-b"):
-        shutil.copy(keys / f"{lab}.identity.json", trusted)
-    countersigned = Path(shutil.copytree(bundle, root / "countersigned"))
-    signed = run_cli("bundle", "countersign", str(countersigned), "--as", "lab-b", "--keys", str(trusted),
+    countersigned = Path(shutil.copytree(world["bundle"], root / "countersigned"))
+    signed = run_cli("bundle", "countersign", str(countersigned), "--as", "lab-b", "--keys", str(world["keys"]),
                      "--response", "We accept the findings.", env=env)
     assert signed.returncode == 0, signed.stderr
-    return {"root": root, "env": env, "protocol": protocol, "invited": invited, "bundle": bundle,
-            "countersigned": countersigned, "keys": keys}
+    return {**world, "invited": invited, "countersigned": countersigned}
 
 
 # -- a server ----------------------------------------------------------------------------------
@@ -243,7 +211,7 @@ def test_a_lab_is_pinned_to_its_first_key(server: Server, world: dict, tmp_path:
     assert run_cli("keys", "new", "lab-a", "--name", "Impostor", "--out", str(tmp_path), env=env).returncode == 0
     spec = yaml.safe_load(world["protocol"].read_text())
     spec["participants"][0]["identity"] = str(tmp_path / "lab-a.identity.json")
-    spec["participants"][1]["identity"] = str(world["keys"] / "lab-b.identity.json")
+    spec["participants"][1]["identity"] = str(world["all_keys"] / "lab-b.identity.json")
     spec["title"] = "An impostor's round"
     fake = tmp_path / "fake.yaml"
     fake.write_text(yaml.safe_dump(spec))

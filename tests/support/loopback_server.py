@@ -553,15 +553,22 @@ def running_server(*, startup_timeout: float = 20.0, **options: Any) -> Iterator
     ``retry_after``, ``hang_s``, ``seed`` and ``port``. A subprocess, not a
     thread, so the server's event loop never competes with the client's.
     """
-    cmd = [sys.executable, "-m", "tests.support.loopback_server", *_cli_args(options)]
+    with server_process("tests.support.loopback_server", _cli_args(options), startup_timeout) as (port, proc):
+        yield RunningServer(port, proc)
+
+
+@contextlib.contextmanager
+def server_process(module: str, args: list[str], startup_timeout: float
+                   ) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """``python -m module args`` from the repository root for the block: (its port, the process); stopped after."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     # stderr goes to a file, not a pipe nobody drains, so a chatty server can never block.
     with tempfile.TemporaryFile("w+") as stderr:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:
-            port = _read_port(proc, stderr, startup_timeout)
-            yield RunningServer(port, proc)
+            yield _read_port(proc, stderr, startup_timeout), proc
         finally:
             proc.terminate()
             try:

@@ -28,11 +28,8 @@ import argparse
 import asyncio
 import contextlib
 import math
-import os
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,14 +41,13 @@ from aiohttp import web
 
 from tests.support.loopback_server import (
     HOST,
-    REPO_ROOT,
     LoopbackServer,
     Options,
     RunningServer,
     Turn,
     WireFormat,
     _json,
-    _read_port,
+    server_process,
 )
 
 
@@ -208,22 +204,8 @@ def running_limited_server(*, startup_timeout: float = 20.0, **options: Any) -> 
     for key, value in options.items():
         if value is not None:
             args += ["--" + key.replace("_", "-"), str(value)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    with tempfile.TemporaryFile("w+") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.support.ratelimit_server", *args], cwd=REPO_ROOT,
-                                env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        try:
-            yield LimitedRunning(_read_port(proc, stderr, startup_timeout), proc)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+    with server_process("tests.support.ratelimit_server", args, startup_timeout) as (port, proc):
+        yield LimitedRunning(port, proc)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crosslab.core.outcome import Outcome, by_category
+from crosslab.core.outcome import graded as is_graded  # one definition for runs, bundles and verifiers
 from crosslab.stats.intervals import wilson
 
 #: outcome rows -> a suite's metric rows (crosslab.stats.rows).
@@ -42,7 +43,7 @@ def pass_rate_rows(stubs: Sequence[Outcome]) -> list[dict[str, Any]]:
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # samples, errors, graded, passed
     for stub in stubs:
         status, category = stub["status"], stub["category"]
-        graded = status == "ok" and stub["label"] is not None and stub["score"] is not None  # unscored: not graded
+        graded = is_graded(stub)  # ok, labelled and scored: an unscored judge reply is not graded
         passed = graded and stub["score"] == 1.0
         for key in {(category, stub["slice"] or "all"), (category, "all"), ("all", "all")}:
             c = counts[key]

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from crosslab.registry.tables import files, labs, protocols, submissions
+from crosslab.registry.tables import blobs, files, labs, protocols, submissions
 
 
 def _submission(row: Any) -> dict[str, Any]:
@@ -118,8 +118,6 @@ def entry(conn: Connection, index: int) -> dict[str, Any] | None:
 
 def file_bytes(conn: Connection, index: int, name: str) -> bytes | None:
     """A published file's exact bytes (the restricted appendix stays the encrypted file it arrived as)."""
-    from crosslab.registry.tables import blobs
-
     row = conn.execute(select(blobs.c.data).select_from(
         submissions.join(files, files.c.submission_id == submissions.c.id).join(blobs, blobs.c.sha256 == files.c.sha256))
         .where(submissions.c.log_index == index, files.c.name == name)).first()

@@ -139,8 +139,7 @@ class Registry:
         if protocol_row:
             p = s.protocol
             conn.execute(insert(protocols).values(
-                protocol_id=p.id, title=p.title, round=p.round.number, round_date=p.round.date.isoformat()
-                if hasattr(p.round.date, "isoformat") else str(p.round.date), previous=p.round.previous,
+                protocol_id=p.id, title=p.title, round=p.round.number, round_date=p.round.date.isoformat(), previous=p.round.previous,
                 participants=orjson.dumps([x.identity.lab for x in p.participants]).decode(),
                 review_window_days=p.review_window_days, submission_id=sid))
         return index

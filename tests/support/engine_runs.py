@@ -1,12 +1,15 @@
-"""Kill a real `crosslab run` with SIGKILL part-way, then resume it: what the resume tests share.
+"""Runs of the engine against loopback servers, as the fault and rate-limit tests make them.
 
-The run is a child process against a loopback server; it is killed once a
-third of its samples are journaled as ok (never on a timer, so a slow machine
-does not change what is tested). The caller checks what the server saw.
+``run_engine`` runs items in-process, as ``crosslab run`` does after its
+preflight. ``kill_then_resume`` runs a real `crosslab run` child, kills it with
+SIGKILL once a third of its samples are journaled as ok (never on a timer, so
+a slow machine does not change what is tested), and resumes it; the caller
+checks what the server saw.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,6 +23,36 @@ from pathlib import Path
 from conftest import REPO, run_cli
 
 from crosslab.engine.journal import Journal
+from crosslab.engine.pacers import SHARED
+from crosslab.items.item import Item
+from crosslab.run.session import RunConfig, create_journal, execute_run
+from crosslab.suites.registry import all_environments
+from crosslab.targets.registry import create_target, parse_target
+
+
+def items(n: int) -> list[Item]:
+    """N items whose expected text the echoing loopback server's answer contains."""
+    return [Item.model_validate({"id": f"q{i:04d}", "input": f"question {i}", "target": f"question {i}"})
+            for i in range(n)]
+
+
+def run_engine(url: str, the_items: list[Item], out: Path, **limits) -> Journal:
+    """Run ``the_items`` against ``url``'s OpenAI-compatible API with these limits; the journal, open."""
+    SHARED.forget()  # a port may be reused by another test's server: never inherit its pacing
+    os.environ["OPENAI_API_KEY"] = "loopback-key"
+    deployment = parse_target("openai:loopback", {"base_url": url + "/v1", **limits})
+    config = RunConfig(deployment, the_items, {"items_file": "generated"})
+    journal = create_journal(out, config)
+    target = create_target(deployment)
+
+    async def go() -> None:
+        try:
+            await execute_run(config, target, journal, cache=None, environments=all_environments())
+        finally:
+            await target.aclose()
+
+    asyncio.run(go())
+    return journal
 
 
 def ok_ids(journal_path: Path) -> set[str]:
