@@ -16,7 +16,7 @@ from crosslab.core.errors import CrosslabError
 app = typer.Typer(help="The public registry: results in a transparency log, an API and web pages.",
                   no_args_is_help=True)
 Opt = typer.Option
-DbOpt = Annotated[str | None, Opt("--db", help="Database URL: sqlite:///PATH (default: registry.sqlite in --dir) or "
+DbOpt = Annotated[str | None, Opt("--db", help="Database URL: sqlite:///PATH (default: registry.sqlite3 in --dir) or "
                                   "postgresql+psycopg://USER@HOST/DB.")]
 DirOpt = Annotated[Path | None, Opt("--dir", help="Directory for the SQLite file and the log key "
                                     "(default $XDG_DATA_HOME/crosslab/registry).")]
@@ -80,6 +80,7 @@ def serve(
     server = uvicorn.Server(config)
     console.print(f"registry on {url}, log {registry.log.size()} entries; serving http://{host}:{port}/",
                   soft_wrap=True, highlight=False)
+    console.print(f"log verifier key: {registry.log.key.verifier_key()}", soft_wrap=True, highlight=False)
     server.run()
 
 
