@@ -40,7 +40,7 @@ from crosslab.registry.archive import ArchiveError, read_bundle_archive, write_b
 
 DECLINED_PAYLOAD_TYPE = "application/vnd.crosslab.declined+json"
 DECLINED_FORMAT = "crosslab-declined/1"
-ENTRY_FORMAT = "crosslab-registry-entry/1"
+ENTRY_FORMAT = "crosslab-registry-entry/2"
 KINDS = ("protocol", "bundle", "countersignature", "reveal", "declined")
 
 
@@ -59,10 +59,17 @@ class Submission:
     summary: dict[str, Any] = field(default_factory=dict)
 
     def entry(self) -> bytes:
-        """The log leaf: canonical JSON naming the kind, the protocol and round, the signer and every file's SHA-256."""
+        """The log leaf: canonical JSON naming the kind, the protocol and round, the signer and every file's SHA-256.
+
+        Entries about a bundle (the bundle, its countersignature, its reveals)
+        also name the evaluated lab and the signed statement's digest, so an
+        offline reader of the leaves alone can list every finding about a
+        lab: an evidence package cannot leave one out unnoticed.
+        """
         return canonical_json({
             "format": ENTRY_FORMAT, "kind": self.kind, "protocol_id": self.protocol.id,
             "round": self.protocol.round.number, "lab": self.lab,
+            "evaluated": self.summary.get("evaluated"), "statement_sha256": self.summary.get("statement_sha256"),
             "files": {name: sha256_hex(data) for name, data in sorted(self.files.items())},
         })
 

@@ -6,11 +6,11 @@ design, the tables and the kill-safety argument are in docs/registry_log.md.
 """
 
 from crosslab.attest.merkle import verify_consistency, verify_inclusion
-from crosslab.registry.tlog.checkpoint import Checkpoint
+from crosslab.transparency.checkpoint import Checkpoint
 from crosslab.registry.tlog.errors import LogError, LogRequestError, NoteError, TileNotFound
-from crosslab.registry.tlog.keys import LogKey
+from crosslab.transparency.keys import LogKey
 from crosslab.registry.tlog.log import TransparencyLog
-from crosslab.registry.tlog.note import NoteVerifier, open_note, sign_note
+from crosslab.transparency.note import NoteVerifier, open_note, sign_note
 from crosslab.registry.tlog.tiles import ENTRY_MAX, TilePath, parse_tile_path
 
 __all__ = [

@@ -18,9 +18,9 @@ from collections import defaultdict
 from sqlalchemy import Connection, and_, func, or_, select
 
 from crosslab.attest.merkle import EMPTY_ROOT, leaf_hash, node_hash
-from crosslab.registry.tlog.checkpoint import Checkpoint
+from crosslab.transparency.checkpoint import Checkpoint
 from crosslab.registry.tlog.errors import LogError, NoteError
-from crosslab.registry.tlog.note import NoteVerifier
+from crosslab.transparency.note import NoteVerifier
 from crosslab.registry.tlog.store import current_size, read_entries
 from crosslab.registry.tlog.tables import checkpoints, entries, hashes
 from crosslab.registry.tlog.tree import Key, fold, stored_hash_count

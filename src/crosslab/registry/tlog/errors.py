@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from crosslab.core.errors import CrosslabError
+from crosslab.transparency.errors import NoteError
+
+__all__ = ["LogError", "LogRequestError", "NoteError", "TileNotFound"]
 
 
 class LogError(CrosslabError, RuntimeError):
@@ -15,7 +18,3 @@ class LogRequestError(LogError, ValueError):
 
 class TileNotFound(LogError, LookupError):
     """A well-formed tile, bundle or checkpoint that is not available (yet): beyond the latest checkpoint."""
-
-
-class NoteError(CrosslabError, ValueError):
-    """A signed note, verifier key or checkpoint that does not parse or does not verify."""

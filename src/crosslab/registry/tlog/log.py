@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Engine, select
 from crosslab.attest.merkle import EMPTY_ROOT, leaf_hash, verify_consistency
 from crosslab.registry.tlog import store
 from crosslab.registry.tlog.audit import check_log
-from crosslab.registry.tlog.checkpoint import Checkpoint
+from crosslab.transparency.checkpoint import Checkpoint
 from crosslab.registry.tlog.errors import LogError, LogRequestError, NoteError, TileNotFound
-from crosslab.registry.tlog.keys import LogKey
+from crosslab.transparency.keys import LogKey
 from crosslab.registry.tlog.tables import entries
 from crosslab.registry.tlog.tiles import ENTRY_MAX, entry_bundle, parse_tile_path
 from crosslab.registry.tlog.tree import (

@@ -21,9 +21,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crosslab.registry.tlog.errors import NoteError
+from crosslab.transparency.errors import NoteError
 
-__all__ = ["ALG_ED25519", "NoteVerifier", "check_key_name", "key_id", "open_note", "sign_note"]
+__all__ = [
+    "ALG_ED25519",
+    "NoteVerifier",
+    "SignatureLine",
+    "check_key_name",
+    "key_id",
+    "open_note",
+    "parse_signature_lines",
+    "sign_note",
+    "split_note",
+]
 
 ALG_ED25519 = 0x01
 MAX_NOTE_BYTES = 64 * 1024  # far above 16 Ed25519 signatures, far below anything a client should buffer
@@ -42,9 +52,9 @@ def check_key_name(name: str) -> str:
     return name
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The 4-byte id of an Ed25519 note key: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, alg: int = ALG_ED25519) -> bytes:
+    """The 4-byte id of a note key: SHA-256(name ‖ 0x0A ‖ alg ‖ key)[:4] (alg 0x01: Ed25519 signer)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + public_key).digest()[:4]
 
 
 def _b64decode_strict(text: str, what: str) -> bytes:
@@ -59,7 +69,13 @@ def _b64decode_strict(text: str, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class NoteVerifier:
-    """A trusted Ed25519 note key: its name and raw 32-byte public key."""
+    """A trusted Ed25519 note key: its name and raw 32-byte public key.
+
+    ``ALG`` is the signature type byte in the key id and the verifier key;
+    subclasses (a witness's cosignature key) change it and ``signed_message``.
+    """
+
+    ALG = ALG_ED25519
 
     name: str
     public_key: bytes
@@ -75,10 +91,10 @@ class NoteVerifier:
 
     @property
     def key_id(self) -> bytes:
-        return key_id(self.name, self.public_key)
+        return key_id(self.name, self.public_key, self.ALG)
 
     def __str__(self) -> str:
-        encoded = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()
+        encoded = base64.b64encode(bytes([self.ALG]) + self.public_key).decode()
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     @classmethod
@@ -94,8 +110,9 @@ class NoteVerifier:
         if not _HEX8.fullmatch(hex_id):
             raise NoteError(f"verifier key id {hex_id!r} is not 8 lowercase hex digits")
         raw = _b64decode_strict(encoded, "verifier key material")
-        if len(raw) != 33 or raw[0] != ALG_ED25519:
-            raise NoteError("verifier key is not an Ed25519 note key (0x01 followed by 32 bytes)")
+        if len(raw) != 33 or raw[0] != cls.ALG:
+            raise NoteError(f"verifier key is not an Ed25519 key of type 0x{cls.ALG:02x} "
+                            f"(0x{cls.ALG:02x} followed by 32 bytes)")
         verifier = cls(name, raw[1:])
         if verifier.key_id.hex() != hex_id:
             raise NoteError(f"verifier key id {hex_id} does not match its name and key ({verifier.key_id.hex()})")
@@ -136,12 +153,19 @@ def sign_note(text: bytes, name: str, private_key: Ed25519PrivateKey) -> bytes:
     return text + f"\n{_DASH}{name} {blob}\n".encode()
 
 
-def open_note(note: bytes | str, verifier: NoteVerifier) -> bytes:
-    """The note's text, once a signature by ``verifier`` checks out; NoteError otherwise.
+@dataclass(frozen=True)
+class SignatureLine:
+    """One ``— <name> <base64(key id ‖ signature)>`` line of a note, not yet verified."""
 
-    Signatures by other keys (witnesses, an older log key) are ignored, as the
-    spec requires; a signature that claims ``verifier``'s name and id but does
-    not verify rejects the whole note.
+    name: str
+    key_id: bytes
+    signature: bytes
+
+
+def split_note(note: bytes | str) -> tuple[bytes, list[SignatureLine]]:
+    """A note's text and its signature lines, checked against the grammar but not verified.
+
+    Refuses oversized notes, malformed lines and two lines by one key.
     """
     if isinstance(note, str):
         note = note.encode("utf-8")
@@ -158,11 +182,18 @@ def open_note(note: bytes | str, verifier: NoteVerifier) -> bytes:
         raise NoteError("signed note has no signature lines")
     if not block.endswith(b"\n"):
         raise NoteError("signed note does not end with a newline after its last signature")
-    lines = block[:-1].decode().split("\n")
+    return text, parse_signature_lines(block)
+
+
+def parse_signature_lines(block: bytes) -> list[SignatureLine]:
+    """Signature lines, each ending in a newline (a note's tail, or a witness's answer)."""
+    lines = _check_text(block)[:-1].split("\n") if block.endswith(b"\n") else None
+    if not lines:
+        raise NoteError("signature lines must each end with a newline")
     if len(lines) > MAX_SIGNATURES:
         raise NoteError(f"signed note has {len(lines)} signatures, over the {MAX_SIGNATURES} limit")
     seen: set[tuple[str, bytes]] = set()
-    verified = False
+    parsed = []
     for line in lines:
         if not line.startswith(_DASH):
             raise NoteError("malformed signature line in note (each must be '— <name> <base64>')")
@@ -177,9 +208,23 @@ def open_note(note: bytes | str, verifier: NoteVerifier) -> bytes:
         if (name, kid) in seen:
             raise NoteError(f"note has two signatures by {name}+{kid.hex()}")
         seen.add((name, kid))
-        if name != verifier.name or kid != verifier.key_id:
+        parsed.append(SignatureLine(name, kid, sig))
+    return parsed
+
+
+def open_note(note: bytes | str, verifier: NoteVerifier) -> bytes:
+    """The note's text, once a signature by ``verifier`` checks out; NoteError otherwise.
+
+    Signatures by other keys (witnesses, an older log key) are ignored, as the
+    spec requires; a signature that claims ``verifier``'s name and id but does
+    not verify rejects the whole note.
+    """
+    text, lines = split_note(note)
+    verified = False
+    for line in lines:
+        if line.name != verifier.name or line.key_id != verifier.key_id:
             continue  # an unknown key: ignored
-        if len(sig) != 64 or not verifier.verify(text, sig):
+        if len(line.signature) != 64 or not verifier.verify(text, line.signature):
             raise NoteError(f"note signature by {verifier} does not verify")
         verified = True
     if not verified:

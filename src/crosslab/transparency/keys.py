@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from crosslab.core.private_file import read_private, write_private
-from crosslab.registry.tlog.errors import NoteError
-from crosslab.registry.tlog.note import ALG_ED25519, NoteVerifier, check_key_name, key_id, sign_note
+from crosslab.transparency.errors import NoteError
+from crosslab.transparency.note import ALG_ED25519, NoteVerifier, check_key_name, key_id, sign_note
 
 __all__ = ["LogKey"]
 
@@ -25,12 +25,19 @@ _MAX_FILE = 4096
 
 
 class LogKey:
-    """An Ed25519 private key and the note key name it signs checkpoints under."""
+    """An Ed25519 private key and the note key name it signs checkpoints under.
+
+    ``ALG`` and ``VERIFIER`` name the signature type; a witness's key
+    (transparency/cosignature.py) is the same file format with type 0x04.
+    """
+
+    ALG = ALG_ED25519
+    VERIFIER: type[NoteVerifier] = NoteVerifier
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         self.name = check_key_name(name)
         self.private_key = private_key
-        self.verifier = NoteVerifier.from_public_key(name, private_key.public_key())
+        self.verifier = self.VERIFIER.from_public_key(name, private_key.public_key())
 
     @classmethod
     def generate(cls, name: str) -> LogKey:
@@ -54,7 +61,7 @@ class LogKey:
     def signer_key(self) -> str:
         """The private key as Go's note signer key string (secret!)."""
         seed = self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        encoded = base64.b64encode(bytes([ALG_ED25519]) + seed).decode()
+        encoded = base64.b64encode(bytes([self.ALG]) + seed).decode()
         return f"{_PREFIX}{self.name}+{self.key_id.hex()}+{encoded}"
 
     @classmethod
@@ -70,10 +77,11 @@ class LogKey:
             raw = base64.b64decode(encoded.encode("ascii"), validate=True)
         except (ValueError, UnicodeEncodeError):
             raise NoteError("log key material is not base64") from None
-        if len(raw) != 33 or raw[0] != ALG_ED25519 or base64.b64encode(raw).decode() != encoded:
-            raise NoteError("log key is not an Ed25519 note key (0x01 followed by a 32-byte seed)")
+        if len(raw) != 33 or raw[0] != cls.ALG or base64.b64encode(raw).decode() != encoded:
+            raise NoteError(f"key is not an Ed25519 note key of type 0x{cls.ALG:02x} "
+                            f"(0x{cls.ALG:02x} followed by a 32-byte seed)")
         key = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
-        if hex_id != key_id(name, key.verifier.public_key).hex():
+        if hex_id != key_id(name, key.verifier.public_key, cls.ALG).hex():
             raise NoteError(f"log key id {hex_id!r} does not match its name and key")
         return key
 
@@ -100,4 +108,4 @@ class LogKey:
             raise NoteError(f"log key file {path}: {exc}") from None
 
     def __repr__(self) -> str:
-        return f"LogKey({self.verifier_key()!r})"
+        return f"{type(self).__name__}({self.verifier_key()!r})"

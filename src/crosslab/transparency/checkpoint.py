@@ -12,8 +12,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from crosslab.registry.tlog.errors import NoteError
-from crosslab.registry.tlog.note import CONTROL_CHARS, NoteVerifier, open_note
+from crosslab.transparency.errors import NoteError
+from crosslab.transparency.note import CONTROL_CHARS, NoteVerifier, open_note
 
 __all__ = ["Checkpoint"]
 

@@ -1,0 +1,9 @@
+"""The error of the note formats: one line, fit to show a user or map to an HTTP status."""
+
+from __future__ import annotations
+
+from crosslab.core.errors import CrosslabError
+
+
+class NoteError(CrosslabError, ValueError):
+    """A signed note, verifier key, checkpoint or cosignature that does not parse or does not verify."""
