@@ -1,8 +1,10 @@
 """The run journal: one SQLite database (WAL) per run directory.
 
-Each finished sample is committed on its own as canonical JSON with its
-SHA-256, so a crash (even SIGKILL) loses at most the samples in flight, and
-``--resume`` re-sends none that finished. The journal also keeps what the run
+Each finished sample is committed as canonical JSON with its SHA-256 as soon
+as the event loop's current turn ends (``engine/writes.py`` groups the
+samples that finished in the same turn into one transaction), so a crash
+(even SIGKILL) loses at most the samples in flight, and ``--resume``
+re-sends none that finished. The journal also keeps what the run
 was (deployment, items, epochs) so a resumed or re-graded run needs nothing
 else, and later stages (grading, results) read only this file.
 """
@@ -43,6 +45,12 @@ CREATE TABLE IF NOT EXISTS verdicts (
     PRIMARY KEY (sample_id, grader)
 );
 """
+
+
+_UPSERT_SAMPLE = (
+    "INSERT INTO samples (sample_id, item_id, status, record, sha256, written_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (sample_id) DO UPDATE SET status = excluded.status, record = excluded.record, "
+    "sha256 = excluded.sha256, written_at = excluded.written_at WHERE samples.status = 'error'")
 
 
 class JournalError(CrosslabError, RuntimeError):
@@ -113,9 +121,15 @@ class Journal:
     def completed_ids(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT sample_id FROM samples WHERE status = 'ok'")}
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        for (blob,) in self._conn.execute("SELECT record FROM samples ORDER BY rowid"):
-            yield orjson.loads(blob)
+    def records(self, skip: set[str] | frozenset[str] = frozenset()) -> Iterator[dict[str, Any]]:
+        """Every record in the order written; those whose sample id is in ``skip`` are not even parsed."""
+        if not skip:
+            for (blob,) in self._conn.execute("SELECT record FROM samples ORDER BY rowid"):
+                yield orjson.loads(blob)
+            return
+        for sample_id, blob in self._conn.execute("SELECT sample_id, record FROM samples ORDER BY rowid"):
+            if sample_id not in skip:
+                yield orjson.loads(blob)
 
     def counts(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT status, count(*) FROM samples GROUP BY status")
@@ -130,13 +144,18 @@ class Journal:
     # -- writing -----------------------------------------------------------
     def write(self, record: dict[str, Any]) -> None:
         """Commit one sample's record. A finished sample replaces an earlier error, never an ok."""
-        blob = canonical_json(record)
-        self._conn.execute(
-            "INSERT INTO samples (sample_id, item_id, status, record, sha256, written_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (sample_id) DO UPDATE SET status = excluded.status, record = excluded.record, "
-            "sha256 = excluded.sha256, written_at = excluded.written_at WHERE samples.status = 'error'",
-            (record["sample_id"], record["item_id"], record["status"], blob, sha256_hex(blob), time.time()),
-        )
+        self.write_many([record])
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        """Commit several records in one transaction: all of them or, after a crash, none."""
+        now = time.time()
+        rows = []
+        for record in records:
+            blob = canonical_json(record)
+            rows.append((record["sample_id"], record["item_id"], record["status"], blob, sha256_hex(blob), now))
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.executemany(_UPSERT_SAMPLE, rows)
 
     def set_meta(self, key: str, value: Any) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, canonical_json(value)))

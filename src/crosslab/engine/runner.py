@@ -5,7 +5,8 @@ how many calls are in flight (``concurrency``) and the account's pacer when
 each starts. A few spare workers (``SPARE_WORKERS``) keep the slots busy while
 some samples wait out a Retry-After. A sample that fails for
 good is journaled as an error with its reason: nothing is dropped, and a
-resumed run skips exactly the samples already journaled as ok.
+resumed run skips exactly the samples already journaled as ok. Records are
+committed at the end of the loop turn they finish in (``engine/writes.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from crosslab.dialogue.base import Interaction
 from crosslab.engine.interactions import EnvironmentFactory, SampleDialogue, interaction_for
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import Sample
+from crosslab.engine.writes import TurnWriter
 from crosslab.targets.base import Target
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -113,24 +115,30 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
     digest = target.deployment.digest
     envs = environments or {}
 
+    def written(record: dict[str, Any]) -> None:
+        if record["status"] == "ok":
+            summary.ok += 1
+        else:
+            summary.errors += 1
+        if on_record:
+            on_record(record)
+
+    writer = TurnWriter(journal, written)
+
     async def worker() -> None:
         while True:
             try:
                 sample = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await run_sample(sample, caller, digest, envs, interactions)
-            journal.write(record)
-            if record["status"] == "ok":
-                summary.ok += 1
-            else:
-                summary.errors += 1
-            if on_record:
-                on_record(record)
+            writer.add(await run_sample(sample, caller, digest, envs, interactions))
 
     slots = target.deployment.limits.concurrency
     workers = min(len(todo), slots + min(slots, SPARE_WORKERS))
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    try:
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    finally:
+        writer.close()  # on cancellation too: every answered sample is journaled
     summary.pacing = _pacing_record(before, caller.pacer.snapshot(), time.monotonic() - started,
                                     journal.meta().get("pacing"))
     journal.set_meta("pacing", summary.pacing)

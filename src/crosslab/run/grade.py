@@ -38,14 +38,40 @@ def grade_record(item: Item, record: dict[str, Any], table: dict[str, GraderFn] 
     return table[kind](item, record)
 
 
-def grade_journal(journal: Journal) -> int:
-    """Grade every ok record; returns how many verdicts were written."""
-    items = {i.id: i for i in journal.items()}
-    table = graders()
-    rows = []
-    for record in journal.records():
+class GradeAsJournaled:
+    """Grades each ok record by the rules the moment it is journaled, while the run waits on the network.
+
+    The record is in memory then, so the grading stage after execution only
+    reads the records an earlier session wrote (``grade_journal``'s
+    ``graded``). A record whose grader fails is left for that stage, which
+    raises the error where the run can report it.
+    """
+
+    def __init__(self, items: list[Item]) -> None:
+        self._items = {i.id: i for i in items}
+        self._table = graders()
+        self.rows: list[tuple[str, str, dict[str, Any]]] = []
+        self.graded: set[str] = set()
+
+    def __call__(self, record: dict[str, Any]) -> None:
         if record["status"] != "ok":
-            continue
+            return
+        try:
+            verdict = grade_record(self._items[record["item_id"]], record, self._table)
+        except Exception:  # noqa: BLE001 - graded again after execution, where the error surfaces
+            return
+        if verdict is not None:
+            self.rows.append((record["sample_id"], verdict.grader, verdict.to_dict()))
+        self.graded.add(record["sample_id"])
+
+
+def grade_journal(journal: Journal, graded: GradeAsJournaled | None = None) -> int:
+    """Grade every ok record (those in ``graded`` already are); returns how many verdicts were written."""
+    rows = list(graded.rows) if graded else []
+    left = [r for r in journal.records(skip=graded.graded if graded else set()) if r["status"] == "ok"]
+    items = {i.id: i for i in journal.items()} if left else {}  # parsing every item costs more than grading
+    table = graders()
+    for record in left:
         verdict = grade_record(items[record["item_id"]], record, table)
         if verdict is not None:
             rows.append((record["sample_id"], verdict.grader, verdict.to_dict()))

@@ -20,7 +20,7 @@ from crosslab.engine.interactions import EnvironmentFactory
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import make_plan
 from crosslab.engine.runner import ExecutionSummary, ProgressCallback, execute
-from crosslab.run.grade import grade_journal
+from crosslab.run.grade import GradeAsJournaled, grade_journal
 from crosslab.run.judged import JudgeConfig, JudgeSummary, grade_with_judge
 from crosslab.items.item import Item
 from crosslab.suites.registry import all_interactions, items_digest
@@ -80,10 +80,20 @@ async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
     The caller owns the targets and closes them (``await target.aclose()``).
     """
     plan = make_plan(config.items, config.deployment.digest, epochs=config.epochs)
+    graded = GradeAsJournaled(config.items) if config.judge is None else None
+
+    def journaled(record: dict[str, Any]) -> None:
+        if graded is not None:
+            graded(record)
+        if on_record:
+            on_record(record)
+
     summary = await execute(plan, target, journal, cache=cache, environments=environments,
-                            interactions=all_interactions(),
-                            on_record=on_record)
-    await grade(config, journal, judge, cache=cache)
+                            interactions=all_interactions(), on_record=journaled)
+    if graded is not None:
+        grade_journal(journal, graded)
+    else:
+        await grade(config, journal, judge, cache=cache)
     return summary
 
 
