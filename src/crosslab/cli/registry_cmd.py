@@ -59,6 +59,10 @@ def serve(
                                     "before anyone can claim their names.")] = None,
     max_upload_mib: Annotated[int, Opt(min=1, help="Largest accepted upload.")] = 64,
     submissions_per_minute: Annotated[float, Opt(min=0.1, help="Per-client submission rate.")] = 60.0,
+    witness: Annotated[list[str] | None, Opt("--witness", help="A witness to ask for cosignatures, URL=VKEY "
+                                             "(repeatable; docs/witness.md).")] = None,
+    min_witnesses: Annotated[int, Opt(min=0, help="Serve at /checkpoint the newest checkpoint with this many "
+                                      "witness cosignatures (0: the latest, as signed).")] = 0,
 ) -> None:
     """Serve the registry: API, log tiles and proofs, web pages. Migrates and checks the log first."""
     import uvicorn
@@ -68,8 +72,10 @@ def serve(
 
     url, where = _url_and_dir(db, directory)
     trusted = _trusted(keys) if keys else []
+    witnesses = _witnesses(witness or [], min_witnesses)
     try:
-        registry = open_registry(url, key or where / "log.key", origin=origin or DEFAULT_ORIGIN, trusted=trusted)
+        registry = open_registry(url, key or where / "log.key", origin=origin or DEFAULT_ORIGIN, trusted=trusted,
+                                 witnesses=witnesses, min_witnesses=min_witnesses)
     except CrosslabError as exc:
         fail(f"registry not started: {exc}", code=1)
     except Exception as exc:  # noqa: BLE001 - a database the operator named: one line, whatever went wrong
@@ -81,7 +87,23 @@ def serve(
     console.print(f"registry on {url}, log {registry.log.size()} entries; serving http://{host}:{port}/",
                   soft_wrap=True, highlight=False)
     console.print(f"log verifier key: {registry.log.key.verifier_key()}", soft_wrap=True, highlight=False)
+    registry.cosigning.start()  # ask the witnesses for cosignatures, in the background
     server.run()
+
+
+def _witnesses(specs: list[str], k: int) -> list[Any]:
+    """``--witness URL=VKEY`` options, checked before anything is opened."""
+    from crosslab.registry.cosigning import WitnessEndpoint
+
+    out = []
+    for spec in specs:
+        try:
+            out.append(WitnessEndpoint.parse(spec))
+        except CrosslabError as exc:
+            fail(f"--witness {spec}: {exc}")
+    if k > len(out):
+        fail(f"--min-witnesses {k} needs at least {k} --witness options; {len(out)} given")
+    return out
 
 
 def _trusted(keys: Path) -> list[Any]:

@@ -33,13 +33,21 @@ class CrosslabError(Exception):
         │   ├── ArchiveError                   registry/archive.py    an uploaded bundle archive that is not a closed set
         │   ├── SubmissionError                registry/submission.py a submission the registry refuses (the reason)
         │   ├── DatabaseError                  registry/db.py         a database URL the registry cannot use
-        │   └── NoteError                      registry/tlog/errors.py  a signed note or checkpoint that does not verify
+        │   ├── NoteError                      transparency/errors.py  a signed note, checkpoint or cosignature that does not verify
+        │   └── EvidenceError                  evidence/errors.py     an evidence package that does not verify or cannot be made
+        │       └── NotFound                   evidence/fetch.py      the registry has no such vendor, entry or file
         ├── RuntimeError: the environment
         │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used
         │   ├── CredentialsError               targets/registry.py    a provider's API key is missing
-        │   └── LogError                       registry/tlog/errors.py  the transparency log fails its checks
-        │       ├── LogRequestError (also ValueError)                 a malformed tile path, index or entry
-        │       └── TileNotFound (also LookupError)                   a tile or checkpoint not published yet
+        │   ├── LogError                       registry/tlog/errors.py  the transparency log fails its checks
+        │   │   ├── LogRequestError (also ValueError)                 a malformed tile path, index or entry
+        │   │   └── TileNotFound (also LookupError)                   a tile or checkpoint not published yet
+        │   ├── CosignError                    registry/cosigning.py  a witness did not cosign (down, refused, bad answer)
+        │   ├── StateError                     witness/state.py       a witness state file that cannot be used
+        │   └── MonitorError                   monitor/errors.py      a monitor state file that is unusable or follows another log
+        │       ├── LogUnreachable             monitor/errors.py      a log that did not answer
+        │       └── LogAnswerError             monitor/errors.py      a log answer that does not parse or verify
+        ├── Refusal                            witness/witness.py     a checkpoint the witness will not cosign (an HTTP status)
         ├── TargetError                        targets/base.py        one failed model call, classified by kind
         └── SampleError                        engine/caller.py       a call that failed for good (no retries left)
 

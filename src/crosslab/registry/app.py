@@ -13,12 +13,15 @@ from collections import defaultdict
 from importlib import resources
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FunctionLoader, select_autoescape
 
 from crosslab.core.version import __version__
-from crosslab.registry import queries
+from crosslab.registry import participation, queries
+from crosslab.registry.cosigning import note_at
 from crosslab.registry.store import Registry
 from crosslab.registry.submission import SubmissionError, check_bundle, check_declined, check_protocol
 from crosslab.registry.tlog import LogError, LogRequestError, TileNotFound, verify_inclusion
@@ -56,6 +59,12 @@ PAGES = Environment(loader=FunctionLoader(_template), autoescape=select_autoesca
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def _proof(index: int, size: int, hashes: list[bytes], root: bytes, entry: bytes) -> dict[str, Any]:
+    """An inclusion proof as the API returns it: hashes bottom-up, all base64."""
+    return {"index": index, "size": size, "root": _b64(root), "hashes": [_b64(h) for h in hashes],
+            "entry": _b64(entry)}
 
 
 def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_per_minute: float = 60.0) -> FastAPI:
@@ -131,6 +140,11 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
     def api_labs() -> Any:
         return read(queries.all_labs)
 
+    @app.get("/api/v1/participation")
+    def api_participation() -> Any:
+        """Labs × rounds with each cell's evidence, and each lab's cadence (registry/participation.py)."""
+        return read(participation.participation)
+
     @app.get("/api/v1/labs/{lab}")
     def api_lab(lab: str) -> Any:
         return found(lambda c: queries.lab_detail(c, lab), f"no lab {lab}")
@@ -147,16 +161,17 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
 
     # -- the log ----------------------------------------------------------------------------
     @app.get("/api/v1/proofs/inclusion")
-    def api_inclusion(index: int, size: int | None = None) -> Any:
-        return inclusion(index, size)
+    async def api_inclusion(index: int, size: int | None = None) -> Response:
+        """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the current size)."""
+        held = log.held_inclusion(index, size) if size is not None else None
+        proof = _proof(index, *held) if held else await run_in_threadpool(inclusion, index, size)
+        return Response(orjson.dumps(proof), media_type="application/json")
 
     def inclusion(index: int, size: int | None) -> dict[str, Any]:
         try:
-            n, proof, root, leaf = log.inclusion(index, size)
+            return _proof(index, *log.inclusion(index, size))
         except LogRequestError as exc:
             raise HTTPException(400, str(exc)) from None
-        return {"index": index, "size": n, "root": _b64(root), "hashes": [_b64(h) for h in proof],
-                "entry": _b64(leaf)}
 
     @app.get("/api/v1/proofs/consistency")
     def api_consistency(old: int, new: int | None = None) -> Any:
@@ -169,10 +184,29 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
         return {"old": old, "new": n, "old_root": _b64(roots[0]), "new_root": _b64(roots[1]),
                 "hashes": [_b64(h) for h in proof]}
 
+    # with --min-witnesses K, /checkpoint is the newest note carrying K witnesses' cosignatures
+    cosigning = registry.cosigning
+
     @app.get("/checkpoint")
     def checkpoint() -> Response:
-        return Response(log.latest_checkpoint(), media_type="text/plain; charset=utf-8",
-                        headers={"cache-control": "no-store"})
+        note = log.latest_checkpoint() if cosigning is None else cosigning.served_checkpoint()
+        if note is None:
+            raise HTTPException(503, f"no checkpoint carries {cosigning.min_witnesses} witness cosignatures yet")
+        return Response(note, media_type="text/plain; charset=utf-8", headers={"cache-control": "no-store"})
+
+    @app.get("/api/v1/checkpoints/{size}")
+    def api_checkpoint_at(size: int) -> Response:
+        """The log's checkpoint at ``size`` with every witness cosignature collected for it."""
+        note = note_at(registry.engine, size) if 0 <= size < 1 << 63 else None
+        if note is None:
+            raise HTTPException(404, f"the log signed no checkpoint at size {size}")
+        return Response(note, media_type="text/plain; charset=utf-8")
+
+    @app.get("/api/v1/witnesses")
+    def api_witnesses() -> Any:
+        """The configured witnesses: the largest size each cosigned, and its last failure."""
+        return {"min_witnesses": 0 if cosigning is None else cosigning.min_witnesses,
+                "witnesses": [] if cosigning is None else cosigning.report()}
 
     @app.get("/tile/{path:path}")
     def tile(path: str) -> Response:
@@ -193,6 +227,10 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
     @app.get("/", response_class=HTMLResponse)
     def home() -> HTMLResponse:
         return page("home.html", rounds=read(queries.rounds), labs=read(queries.all_labs), size=log.size())
+
+    @app.get("/participation", response_class=HTMLResponse)
+    def participation_page() -> HTMLResponse:
+        return page("participation.html", matrix=read(participation.participation))
 
     @app.get("/labs/{lab}", response_class=HTMLResponse)
     def lab_page(lab: str) -> HTMLResponse:

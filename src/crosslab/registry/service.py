@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from crosslab.identity.keys import PublicIdentity
+from crosslab.registry.cosigning import Cosigning, WitnessEndpoint
 from crosslab.registry.db import default_url, make_engine, migrate
 from crosslab.registry.store import Registry
 from crosslab.registry.tlog import LogKey, TransparencyLog
@@ -41,14 +42,21 @@ def log_key(path: Path, origin: str) -> LogKey:
 
 
 def open_registry(url: str, key_path: Path, *, origin: str = DEFAULT_ORIGIN,
-                  trusted: list[PublicIdentity] = ()) -> Registry:
-    """Migrate, load the key, check the log against its last checkpoint, pin the operator's labs."""
+                  trusted: list[PublicIdentity] = (), witnesses: list[WitnessEndpoint] = (),
+                  min_witnesses: int = 0) -> Registry:
+    """Migrate, load the key, check the log against its last checkpoint, pin the operator's labs.
+
+    ``registry.cosigning`` collects the witnesses' cosignatures (started by ``serve``) and says
+    which checkpoint ``GET /checkpoint`` serves: the newest with ``min_witnesses`` of them.
+    """
     engine = make_engine(url)
     migrate(engine)
     log = TransparencyLog(engine, log_key(key_path, origin), origin)
     log.check_on_start()
     log.publish_checkpoint()  # a fresh log serves a signed checkpoint of size 0 from the start
+    log.warm()  # proofs from memory from the first request on (tlog/memory.py)
     registry = Registry(engine, log)
+    registry.cosigning = Cosigning(engine, log, list(witnesses), min_witnesses)
     if trusted:
         registry.pin(list(trusted))
     return registry

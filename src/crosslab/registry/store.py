@@ -32,6 +32,7 @@ from crosslab.identity.keys import PublicIdentity
 from crosslab.registry.db import begin_write
 from crosslab.registry.submission import Submission, SubmissionError
 from crosslab.registry.tables import blobs, files, labs, protocols, submissions
+from crosslab.registry.cosigning import Cosigning
 from crosslab.registry.tlog import TransparencyLog
 
 
@@ -56,6 +57,8 @@ class Registry:
     def __init__(self, engine: Engine, log: TransparencyLog) -> None:
         self.engine = engine
         self.log = log
+        #: Collects witnesses' cosignatures and picks the checkpoint served (set by service.open_registry).
+        self.cosigning: Cosigning | None = None
 
     def submit(self, submission: Submission) -> Receipt:
         also: list[int] = []

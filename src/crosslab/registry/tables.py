@@ -8,7 +8,7 @@ appendix as the encrypted bytes it arrived as.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 
 from crosslab.registry.db import metadata as METADATA
 
@@ -62,4 +62,16 @@ files = Table(
     Column("name", String(64), nullable=False),
     Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False),
     UniqueConstraint("submission_id", "name"),
+)
+
+#: Witnesses' cosignatures of the log's checkpoints (registry/cosigning.py): one verified
+#: C2SP tlog-cosignature line per (checkpoint size, witness). A witness's largest size here is the
+#: old size the registry sends it next.
+cosignatures = Table(
+    "cosignatures", METADATA,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(1024), primary_key=True),  # the witness's verifier key (name+id+key)
+    Column("line", Text, nullable=False),  # the signature line, newline included, as it is appended to the note
+    Column("timestamp", BigInteger, nullable=False),  # the witness's time in the cosignature (Unix seconds)
+    Column("received_ms", BigInteger, nullable=False),
 )

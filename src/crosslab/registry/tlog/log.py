@@ -18,6 +18,7 @@ from crosslab.attest.merkle import EMPTY_ROOT, leaf_hash, verify_consistency
 from crosslab.registry.tlog import store
 from crosslab.registry.tlog.audit import check_log
 from crosslab.transparency.checkpoint import Checkpoint
+from crosslab.registry.tlog.memory import TreeMemory
 from crosslab.registry.tlog.errors import LogError, LogRequestError, NoteError, TileNotFound
 from crosslab.transparency.keys import LogKey
 from crosslab.registry.tlog.tables import entries
@@ -48,6 +49,7 @@ class TransparencyLog:
         self._refusal: LogError | None = None
         self._published: tuple[int, bytes] | None = None  # (size, note) this process last saw
         self._roots: dict[int, bytes] = {}  # committed tree sizes -> their roots (immutable, so safe to keep)
+        self._memory = TreeMemory()  # the committed tree's hashes and entries, read once (tlog/memory.py)
 
     # -- start-up ---------------------------------------------------------
 
@@ -66,6 +68,19 @@ class TransparencyLog:
             self._refusal = exc
             raise
         self._refusal = None
+        return size
+
+    def warm(self) -> int:
+        """Read the committed tree's hashes and entries into memory, so the first proofs are as fast as the rest.
+
+        Call it after ``check_on_start``; returns the size held.
+        """
+        self._serving()
+        with self.engine.connect() as conn:
+            size = store.current_size(conn)
+            self._memory.extend(conn, size)
+            self._memory.hold_entries(conn)
+        self.root(size)
         return size
 
     def _serving(self) -> None:
@@ -163,59 +178,66 @@ class TransparencyLog:
             _check_range("entry index", index, 0, size - 1)
             return bytes(conn.execute(select(entries.c.entry).where(entries.c.idx == index)).scalar_one())
 
-    def root(self, size: int) -> bytes:
-        """MTH of the first ``size`` entries (0 <= size <= current size)."""
-        self._serving()
-        with self.engine.connect() as conn:
-            _check_range("tree size", size, 0, store.current_size(conn))
-            return range_hash(0, size, store.fetch_hashes(conn, subtree_keys(0, size)))
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """PATH(index, D[size]), bottom-up (RFC 9162 §2.1.3.1), for 0 <= index < size <= current size."""
-        self._serving()
-        with self.engine.connect() as conn:
-            _check_range("tree size", size, 1, store.current_size(conn))
-            _check_range("leaf index", index, 0, size - 1)
-            ranges = inclusion_ranges(index, size)
-            stored = store.fetch_hashes(conn, keys_for(ranges))
-        return [range_hash(lo, hi, stored) for lo, hi in ranges]
-
-    def inclusion(self, index: int, size: int | None = None) -> tuple[int, list[bytes], bytes, bytes]:
-        """(size, PATH(index, D[size]), MTH(D[size]), entry) read in one transaction: what a proof request needs.
-
-        ``size`` defaults to the current size. Roots are remembered per size (a
-        committed tree never changes), so a stream of proofs against one
-        checkpoint reads only the proof's hashes and the entry.
-        """
-        self._serving()
+    def _committed(self, size: int | None, low: int = 0, what: str = "tree size") -> int:
+        """``size`` (default: the current size), checked to be committed, with its hashes in memory."""
+        if size is not None and low <= size <= self._memory.size:
+            return size  # held already: a committed size never stops being one
         with self.engine.connect() as conn:
             current = store.current_size(conn)
             size = current if size is None else size
-            _check_range("tree size", size, 1, current)
-            _check_range("leaf index", index, 0, size - 1)
-            ranges = inclusion_ranges(index, size)
-            keys = keys_for(ranges)
-            root = self._roots.get(size)
-            if root is None:
-                keys |= set(subtree_keys(0, size))
-            stored = store.fetch_hashes(conn, keys)
-            entry = bytes(conn.execute(select(entries.c.entry).where(entries.c.idx == index)).scalar_one())
+            _check_range(what, size, low, current)
+            self._memory.extend(conn, size)
+        return size
+
+    def root(self, size: int) -> bytes:
+        """MTH of the first ``size`` entries (0 <= size <= current size)."""
+        self._serving()
+        size = self._committed(size)
+        root = self._roots.get(size)
         if root is None:
-            root = range_hash(0, size, stored)
+            root = range_hash(0, size, self._memory)
             if len(self._roots) > 64:
                 self._roots.clear()
             self._roots[size] = root
-        return size, [range_hash(lo, hi, stored) for lo, hi in ranges], root, entry
+        return root
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]), bottom-up (RFC 9162 §2.1.3.1), for 0 <= index < size <= current size."""
+        return self.inclusion(index, size)[1]
+
+    def inclusion(self, index: int, size: int | None = None) -> tuple[int, list[bytes], bytes, bytes]:
+        """(size, PATH(index, D[size]), MTH(D[size]), entry): what a proof request needs.
+
+        ``size`` defaults to the current size. The committed tree is held in
+        memory (tlog/memory.py), so a proof for a size already seen costs no
+        database round trip once its entry tile has been read.
+        """
+        self._serving()
+        size = self._committed(size, 1)
+        _check_range("leaf index", index, 0, size - 1)
+        proof = [range_hash(lo, hi, self._memory) for lo, hi in inclusion_ranges(index, size)]
+        return size, proof, self.root(size), self._memory.entry(self.engine, index)
+
+    def held_inclusion(self, index: int, size: int) -> tuple[int, list[bytes], bytes, bytes] | None:
+        """``inclusion(index, size)`` when memory holds all it needs, else None: safe on an event loop.
+
+        None also for anything out of range or a log that refused to serve:
+        ``inclusion`` then gives the error.
+        """
+        if self._refusal is not None or not 0 <= index < size <= self._memory.size:
+            return None
+        entry = self._memory.held_entry(index)
+        root = self._roots.get(size)
+        if entry is None or root is None:
+            return None
+        return size, [range_hash(lo, hi, self._memory) for lo, hi in inclusion_ranges(index, size)], root, entry
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """PROOF(old, D[new]), bottom-up (RFC 9162 §2.1.4.1), for 0 <= old <= new <= current size."""
         self._serving()
-        with self.engine.connect() as conn:
-            _check_range("new tree size", new, 0, store.current_size(conn))
-            _check_range("old tree size", old, 0, new)
-            ranges = consistency_ranges(old, new)
-            stored = store.fetch_hashes(conn, keys_for(ranges))
-        return [range_hash(lo, hi, stored) for lo, hi in ranges]
+        new = self._committed(new, 0, "new tree size")
+        _check_range("old tree size", old, 0, new)
+        return [range_hash(lo, hi, self._memory) for lo, hi in consistency_ranges(old, new)]
 
     def tile(self, path: str) -> bytes:
         """The bytes served at ``path``: ``checkpoint``, ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/<N>[.p/<W>]``.
