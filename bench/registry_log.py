@@ -37,7 +37,7 @@ from sqlalchemy import text
 from crosslab.attest import merkle
 from crosslab.registry import db
 from crosslab.registry.tlog import Checkpoint, LogKey, TransparencyLog, verify_consistency, verify_inclusion
-from crosslab.registry.tlog.tiles import encode_index
+from crosslab.transparency.tiles import encode_index
 
 GOAL_LEAVES_PER_S = 10_000
 GOAL_CHECKPOINT_S = 1.0

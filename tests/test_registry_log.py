@@ -39,7 +39,8 @@ from crosslab.registry.tlog import (
     verify_consistency,
     verify_inclusion,
 )
-from crosslab.registry.tlog.tiles import encode_index
+from crosslab.transparency.errors import TileFormatError
+from crosslab.transparency.tiles import encode_index
 from tests.support.independent_tlog import BACKENDS, engine_for, migrated_url, pg_database
 
 ORIGIN = "registry.example/log"
@@ -431,7 +432,8 @@ def test_log_key_file_is_private_and_strict(tmp_path):
 
 # -- tiles -------------------------------------------------------------------------------------------
 
-def test_tile_paths_parse_only_their_canonical_spelling():
+def test_tile_paths_parse_only_their_canonical_spelling(engine, key):
+    log = TransparencyLog(engine, key, ORIGIN)
     assert encode_index(1234067) == "x001/x234/067" and encode_index(5) == "005" and encode_index(1000) == "x001/000"
     for path in ("tile/0/000", "tile/0/x001/x234/067", "tile/3/x001/000.p/255", "tile/entries/012.p/1",
                  "tile/63/999", "tile/entries/x999/x999/x999/x999/x999/x999/999"):
@@ -443,8 +445,10 @@ def test_tile_paths_parse_only_their_canonical_spelling():
                 "/tile/0/000", "tile/data/000", "tile/-1/000", "tile/0/00x", "tile/0/x001", "tile/0/x001/x002",
                 "tile/０/000", "tile/0/٠٠٠", "tile/0/000\n", "tile/entries/000.p/1/", "checkpoint/", "",
                 "tile/0/" + "x001/" * 7 + "000"):
-        with pytest.raises(LogRequestError, match="malformed"):
+        with pytest.raises(TileFormatError, match="malformed"):
             parse_tile_path(bad)
+        with pytest.raises(LogRequestError, match="malformed"):  # the log's own reading of a request
+            log.tile(bad)
 
 
 def test_tiles_and_entry_bundles_are_the_tree(engine, key):

@@ -10,9 +10,11 @@ from crosslab.cli.bundle_cmd import reveal, verify
 from crosslab.cli.compare_cmd import compare, plan
 from crosslab.cli.demo_cmd import demo
 from crosslab.cli.disclosure_cmd import app as disclosure_app
+from crosslab.cli.evidence_cmd import app as evidence_app
 from crosslab.cli.grade_cmd import grade
 from crosslab.cli.judge_cmd import app as judge_app
 from crosslab.cli.keys_cmd import app as keys_app
+from crosslab.cli.monitor_cmd import monitor
 from crosslab.cli.protocol_cmd import app as protocol_app
 from crosslab.cli.registry_cmd import app as registry_app
 from crosslab.cli.report_cmd import report
@@ -21,6 +23,7 @@ from crosslab.cli.round_cmd import app as round_app
 from crosslab.cli.run import run
 from crosslab.cli.suites_cmd import suites
 from crosslab.cli.targets_cmd import targets
+from crosslab.cli.witness_cmd import app as witness_app
 
 app = typer.Typer(
     name="crosslab",
@@ -47,6 +50,9 @@ app.add_typer(disclosure_app, name="disclosure")
 app.add_typer(judge_app, name="judge")
 app.add_typer(review_app, name="review")
 app.add_typer(registry_app, name="registry")
+app.add_typer(evidence_app, name="evidence")
+app.command()(monitor)
+app.add_typer(witness_app, name="witness")
 
 
 @app.command()

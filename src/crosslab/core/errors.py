@@ -34,6 +34,7 @@ class CrosslabError(Exception):
         │   ├── SubmissionError                registry/submission.py a submission the registry refuses (the reason)
         │   ├── DatabaseError                  registry/db.py         a database URL the registry cannot use
         │   ├── NoteError                      transparency/errors.py  a signed note, checkpoint or cosignature that does not verify
+        │   ├── TileFormatError                transparency/errors.py  a tile path or entry bundle off the tlog-tiles grammar
         │   └── EvidenceError                  evidence/errors.py     an evidence package that does not verify or cannot be made
         │       └── NotFound                   evidence/fetch.py      the registry has no such vendor, entry or file
         ├── RuntimeError: the environment

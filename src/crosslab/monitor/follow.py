@@ -26,9 +26,10 @@ from crosslab.monitor.client import LogClient
 from crosslab.monitor.errors import LogAnswerError, LogUnreachable
 from crosslab.monitor.findings import Seen, SplitView, b64
 from crosslab.monitor.state import MonitorState, now_ms
-from crosslab.monitor.tiles import entry_bundle_paths, parse_entry_bundle
 from crosslab.transparency import NoteError, NoteVerifier, open_witnessed
 from crosslab.transparency.cosignature import CosignerVerifier
+from crosslab.transparency.errors import TileFormatError
+from crosslab.transparency.tiles import entry_bundle_paths, parse_entry_bundle
 
 __all__ = ["Monitor", "Observation"]
 
@@ -127,7 +128,10 @@ class Monitor:
         base = None if frontier.size == 0 else next(
             (s for s, ok in self.state.at_size(frontier.size) if ok), None)
         for path, first, width in entry_bundle_paths(frontier.size, target.size):
-            leaves = parse_entry_bundle(self.client.entry_tile(path), width, path)
+            try:
+                leaves = parse_entry_bundle(self.client.entry_tile(path), width, path)
+            except TileFormatError as exc:
+                raise LogAnswerError(str(exc)) from None
             frontier.extend(leaves[frontier.size - first:])
         root = frontier.root()
         if root != target.root:

@@ -7,3 +7,7 @@ from crosslab.core.errors import CrosslabError
 
 class NoteError(CrosslabError, ValueError):
     """A signed note, verifier key, checkpoint or cosignature that does not parse or does not verify."""
+
+
+class TileFormatError(CrosslabError, ValueError):
+    """A tile path or entry bundle off the C2SP tlog-tiles grammar."""

@@ -17,12 +17,13 @@ from sqlalchemy import Connection, Engine, select
 from crosslab.attest.merkle import EMPTY_ROOT, leaf_hash, verify_consistency
 from crosslab.registry.tlog import store
 from crosslab.registry.tlog.audit import check_log
-from crosslab.transparency.checkpoint import Checkpoint
-from crosslab.registry.tlog.memory import TreeMemory
 from crosslab.registry.tlog.errors import LogError, LogRequestError, NoteError, TileNotFound
-from crosslab.transparency.keys import LogKey
+from crosslab.registry.tlog.memory import TreeMemory
 from crosslab.registry.tlog.tables import entries
-from crosslab.registry.tlog.tiles import ENTRY_MAX, entry_bundle, parse_tile_path
+from crosslab.transparency.checkpoint import Checkpoint
+from crosslab.transparency.errors import TileFormatError
+from crosslab.transparency.keys import LogKey
+from crosslab.transparency.tiles import ENTRY_MAX, entry_bundle, parse_tile_path
 from crosslab.registry.tlog.tree import (
     consistency_ranges,
     extend,
@@ -249,7 +250,10 @@ class TransparencyLog:
         self._serving()
         if path == "checkpoint":
             return self.latest_checkpoint()
-        tile = parse_tile_path(path)
+        try:
+            tile = parse_tile_path(path)
+        except TileFormatError as exc:
+            raise LogRequestError(str(exc)) from None
         with self.engine.connect() as conn:
             latest = store.latest_checkpoint(conn)
             published = 0 if latest is None else latest[0]

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from crosslab.registry.tlog import store
 from crosslab.registry.tlog.errors import LogError
-from crosslab.registry.tlog.tiles import TILE_WIDTH
+from crosslab.transparency.tiles import TILE_WIDTH
 from crosslab.registry.tlog.tree import Key
 
 __all__ = ["TreeMemory"]
