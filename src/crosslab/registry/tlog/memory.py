@@ -4,7 +4,7 @@ A tree of size n never changes once committed (append-only, and the
 start-up audit checked it), so every complete-subtree hash the log has
 stored, and every entry, can be kept after its first read. Hashes are kept
 per level in one bytearray (32 bytes each: 64 MB for a million leaves);
-entries in whole entry tiles of 256, the newest ``max_tiles`` of them. A
+entries in tiles of 256, the ``max_tiles`` most recently read. A
 proof then costs about log2(n) slices and folds, and its entry one dict
 lookup, which is what lets one process serve thousands of proofs a second.
 """
@@ -71,40 +71,42 @@ class TreeMemory(Mapping[Key, bytes]):
 
     # -- entries ------------------------------------------------------------
     def hold_entries(self, conn: Connection) -> int:
-        """Read every full entry tile of the held tree, up to ``max_tiles`` (newest first); how many tiles."""
-        full = self.size // TILE_WIDTH
-        first_tile = max(0, full - self._max_tiles)
-        rows = [e for _, e in store.read_entries(conn, first_tile * TILE_WIDTH, full * TILE_WIDTH)]
-        if len(rows) != (full - first_tile) * TILE_WIDTH:
-            raise LogError(f"the log's tables lack entries below {full * TILE_WIDTH}")
+        """Read the held tree's entries, in tiles of 256, up to ``max_tiles`` (newest first); how many tiles.
+
+        The last tile may be partial: entries never change, so it stays
+        right for every index it holds, and a larger tree only adds to it.
+        """
+        tiles = -(-self.size // TILE_WIDTH)
+        first_tile = max(0, tiles - self._max_tiles)
+        rows = [e for _, e in store.read_entries(conn, first_tile * TILE_WIDTH, self.size)]
+        if len(rows) != self.size - first_tile * TILE_WIDTH:
+            raise LogError(f"the log's tables lack entries below {self.size}")
         with self._lock:
-            for n, tile in enumerate(range(first_tile, full)):
+            for n, tile in enumerate(range(first_tile, tiles)):
                 self._tiles[tile] = rows[n * TILE_WIDTH:(n + 1) * TILE_WIDTH]
             while len(self._tiles) > self._max_tiles:
                 self._tiles.popitem(last=False)
-        return full - first_tile
+        return tiles - first_tile
 
     def held_entry(self, index: int) -> bytes | None:
-        """Entry ``index`` if its tile is held, else None (no database read)."""
+        """Entry ``index`` if its tile is held that far, else None (no database read)."""
         rows = self._tiles.get(index // TILE_WIDTH)
-        return None if rows is None else rows[index % TILE_WIDTH]
+        at = index % TILE_WIDTH
+        return rows[at] if rows is not None and at < len(rows) else None
 
     def entry(self, engine: Engine, index: int) -> bytes:
-        """Entry ``index`` (< size): from a held tile, or read with its whole tile (kept if the tile is full)."""
+        """Entry ``index`` (< size): from a held tile, or read with its tile (as far as the tree goes) and kept."""
+        held = self.held_entry(index)
+        if held is not None:
+            return held
         tile = index // TILE_WIDTH
-        with self._lock:
-            rows = self._tiles.get(tile)
-            if rows is not None:
-                self._tiles.move_to_end(tile)
-                return rows[index - tile * TILE_WIDTH]
         first = tile * TILE_WIDTH
         with engine.connect() as conn:
             rows = [e for _, e in store.read_entries(conn, first, min(first + TILE_WIDTH, self.size))]
         if len(rows) <= index - first:
             raise LogError(f"the log's tables lack entry {index}")
-        if len(rows) == TILE_WIDTH:
-            with self._lock:
-                self._tiles[tile] = rows
-                while len(self._tiles) > self._max_tiles:
-                    self._tiles.popitem(last=False)
+        with self._lock:
+            self._tiles[tile] = rows
+            while len(self._tiles) > self._max_tiles:
+                self._tiles.popitem(last=False)
         return rows[index - first]
