@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,9 +22,9 @@ import pytest
 from conftest import REPO, free_port, run_cli
 
 from crosslab.transparency import Checkpoint, LogKey, WitnessKey
+from tests.support.databases import postgres_database
 from tests.support.forked_log import LogCopy, append, edit_entry_only, fork, new_log, rewrite_entry, serving
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SPLIT_VIEW = 3
 
 
@@ -67,17 +66,8 @@ def sqlite_log(tmp_path: Path) -> LogCopy:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    import psycopg
-
-    name = f"crosslab_monitor_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); CI starts it before the tests")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with postgres_database("crosslab_monitor") as url:
+        yield url
 
 
 # -- an honest log --------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,9 @@ from conftest import run_cli
 
 from crosslab.registry.archive import ArchiveError, pack_bundle, read_bundle_archive
 from tests.support.browser import chromium_path, load_page
+from tests.support.databases import registry_database
 from tests.support.smoke_round import smoke_round
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 # -- a round to publish ------------------------------------------------------------------------
@@ -110,20 +109,8 @@ class Server:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def db(request, tmp_path_factory) -> str:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'registry.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"crosslab_registry_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); CI starts it before the tests")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with registry_database(request.param, tmp_path_factory.mktemp("db"), "crosslab_registry") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +35,9 @@ from crosslab.registry.db import make_engine
 from crosslab.registry.participation import participation
 from crosslab.registry.service import open_registry
 from tests.support.browser import chromium_path, load_page
+from tests.support.databases import registry_database
 from tests.support.smoke_round import smoke_round
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TODAY = dt.datetime.now(dt.UTC).date()
 ROUND_1_DATE = dt.date(2025, 1, 15)
 DECLINED_DATE = TODAY - dt.timedelta(days=10)
@@ -169,20 +168,8 @@ def _get(url: str) -> bytes:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def db(request, tmp_path_factory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'registry.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"crosslab_participation_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); CI starts it before the tests")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with registry_database(request.param, tmp_path_factory.mktemp("db"), "crosslab_participation") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

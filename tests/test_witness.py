@@ -21,7 +21,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -39,8 +38,8 @@ from crosslab.transparency import (
     open_witnessed,
 )
 from crosslab.transparency.witness_protocol import AddCheckpoint
+from tests.support.databases import registry_database
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ORIGIN = "example.org/log"
 
 
@@ -324,17 +323,8 @@ def cosigned(registry: Process, size: int, count: int) -> bool:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def db(request, tmp_path_factory) -> str:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'registry.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"crosslab_witness_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with registry_database(request.param, tmp_path_factory.mktemp("db"), "crosslab_witness") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
