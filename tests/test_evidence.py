@@ -8,20 +8,11 @@ and its countersignature, lab-a's is one bundle, lab-c's is one decline.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import run_cli
 
 from crosslab.attest import merkle
@@ -30,102 +21,14 @@ from crosslab.evidence import EvidenceError, Trust, decode_package, encode_packa
 from crosslab.evidence.format import PackagedEntry
 from crosslab.transparency import Checkpoint, LogKey, WitnessKey
 from crosslab.transparency.note import split_note
-from tests.support.smoke_round import smoke_round
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-# -- a published round (also used by tests/test_evidence_tamper.py) -------------------------------------------
-class Server:
-    """``crosslab registry serve`` in its own process on a free loopback port."""
-
-    def __init__(self, db: str, directory: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.directory = directory
-        self.proc = subprocess.Popen([sys.executable, "-m", "crosslab", "registry", "serve", "--db", db,
-                                      "--dir", str(directory), "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/checkpoint", timeout=10).read()  # noqa: S310 - loopback
-                return
-            except (urllib.error.URLError, OSError):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"registry did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
-                time.sleep(0.2)
-
-    @property
-    def log_key(self) -> LogKey:
-        return LogKey.load(self.directory / "log.key")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-
-
-def postgres_database() -> tuple[str, object]:
-    """A fresh database on the machine's PostgreSQL: (its URL, the admin connection that drops it)."""
-    import psycopg
-
-    name = f"crosslab_evidence_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", (admin, name)
-
-
-def drop_database(handle: object) -> None:
-    admin, name = handle  # type: ignore[misc]
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
-
-
-def build_round(root: Path) -> dict:
-    """The smoke round, lab-b's countersignature, a bundle the other way, and a round lab-c is invited to."""
-    world = smoke_round(root)
-    env, spec = world["env"], world["spec"]
-    countersigned = Path(shutil.copytree(world["bundle"], root / "countersigned"))
-    signed = run_cli("bundle", "countersign", str(countersigned), "--as", "lab-b", "--keys", str(world["keys"]),
-                     "--response", "We accept the findings.", env=env)
-    assert signed.returncode == 0, signed.stderr
-    runs = root / "runs-b-on-a"
-    ran = run_cli("run", "--suite", "smoke", "--target", "baseline:refuse-all", "--out", str(runs), "--no-cache",
-                  "--quiet")
-    assert ran.returncode == 0, ran.stderr
-    [run_dir] = list(runs.iterdir())
-    reverse = root / "b-on-a"
-    made = run_cli("bundle", "create", str(run_dir), "--protocol", str(world["protocol"]), "--as", "lab-b",
-                   "--evaluated", "lab-a", "--deployment", "a-prod", "--out", str(reverse), env=env)
-    assert made.returncode == 0, made.stderr
-    invited = root / "invited.yaml"
-    invited.write_text(yaml.safe_dump({**spec, "title": "A, B and C", "participants": spec["participants"] + [
-        {"identity": "keys/lab-c.identity.json", "deployments": [{"name": "c-prod", "target": {
-            "provider": "baseline", "model": "refuse-all"}}]}]}))
-    return {**world, "countersigned": countersigned, "reverse": reverse, "invited": invited}
-
-
-def publish(server: Server, world: dict) -> None:
-    """Protocol, bundle, countersignature, the reverse bundle, lab-c's decline: log entries 0..4."""
-    for path in (world["protocol"], world["bundle"], world["countersigned"], world["reverse"]):
-        done = run_cli("registry", "submit", server.url, str(path), env=world["env"])
-        assert done.returncode == 0, done.stderr
-    declined = run_cli("registry", "decline", server.url, str(world["invited"]), "--as", "lab-c",
-                       "--reason", "Not this round.", env=world["env"])
-    assert declined.returncode == 0, declined.stderr
-
-
-def cosign(package: bytes, *witnesses: WitnessKey) -> bytes:
-    """The package with each witness's cosignature line appended to its checkpoint note, as a witness answers."""
-    decoded = decode_package(package)
-    body, _ = split_note(decoded.checkpoint)
-    note = decoded.checkpoint + b"".join(w.cosign(body) for w in witnesses)
-    return encode_package(replace(decoded, checkpoint=note))
+from tests.support.evidence_world import (  # noqa: F401 - build_round etc. re-exported for older imports
+    Server,
+    build_round,
+    cosign,
+    drop_database,
+    postgres_database,
+    publish,
+)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ import pytest
 
 from crosslab.evidence import EvidenceError, EvidencePackage, PackagedEntry, Trust, decode_package, encode_package
 from crosslab.evidence import verify_package
-from tests.test_evidence import Server, build_round, cosign, drop_database, postgres_database, publish, _relogged
+from tests.support.evidence_world import Server, build_round, cosign, drop_database, postgres_database, publish
+from tests.test_evidence import _relogged
 
 from conftest import run_cli
 from crosslab.transparency import WitnessKey

@@ -118,3 +118,119 @@ def _report(found) -> None:  # noqa: ANN001 - a VerifiedEvidence
             f"{d.reason!r}")
     if not found.bundles and not found.declined:
         say(f"  the log holds no bundle about {found.vendor} and no decline by it")
+
+
+# -- render and compare (a summary page, two vendors side by side): verified first, always ------------------------
+def _trusted(log_key: str, witness_key: list[str] | None, min_witnesses: int | None):  # noqa: ANN202 - a Trust
+    """The reader's trust from the command line; a usage error (exit 2) when a key is malformed or K unreachable."""
+    from crosslab.evidence import Trust
+    from crosslab.transparency import NoteError
+
+    try:
+        trust = Trust.parse(log_key, witness_key or [], min_witnesses)
+    except NoteError as exc:
+        fail(f"--log-key/--witness-key: {exc}")
+    distinct = len({(w.name, w.key_id) for w in trust.witnesses})
+    if trust.min_witnesses > distinct:
+        fail(f"--min-witnesses {trust.min_witnesses}: only {distinct} witness key(s) given, so it can never be met")
+    return trust
+
+
+def _verified(package: Path, trust):  # noqa: ANN001, ANN202 - a Trust in, a VerifiedEvidence out
+    """The package, verified offline; one line and exit 1 when it does not verify (nothing is rendered then)."""
+    from crosslab.evidence import EvidenceError, verify_package
+    from crosslab.evidence.format import MAX_PACKAGE_BYTES
+
+    data = _read_package(package, MAX_PACKAGE_BYTES)
+    try:
+        return verify_package(data, trust)
+    except EvidenceError as exc:
+        fail(f"{package}: verification failed, nothing rendered: {exc}", code=1)
+    except Exception as exc:  # noqa: BLE001 - fail closed with one line, whatever the file did
+        fail(f"{package}: verification failed, nothing rendered: could not be checked ({type(exc).__name__})", code=1)
+
+
+def _write_page(out: Path, html: str) -> None:
+    from crosslab.core.atomic import write_atomically
+
+    if out.exists() and out.is_dir():
+        fail(f"{out}: is a directory")
+    try:
+        write_atomically(out, html.encode())
+    except OSError as exc:
+        fail(f"{out}: cannot be written ({exc.strerror})", code=1)
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@app.command("render")
+def render_cmd(
+    package: Annotated[Path, typer.Argument(help="The evidence package file.")],
+    out: Annotated[Path, Opt(help="The HTML page to write (replaced atomically).")],
+    log_key: Annotated[str, Opt(help="The log's verifier key (<name>+<id>+<key>), as its operator publishes it.")],
+    witness_key: Annotated[list[str] | None, Opt(help="A witness verifier key you trust (repeat for several).")] = None,
+    min_witnesses: Annotated[int | None, Opt(min=0, help="Cosignatures required from the trusted witnesses "
+                                             "(default: all of them).")] = None,
+    json_out: Annotated[Path | None, Opt("--json", help="Also write the data the page shows, as JSON.")] = None,
+) -> None:
+    """Verify a package offline, then write its one-page HTML summary for procurement (never for an unverified one)."""
+    import orjson
+
+    from crosslab.evidence import EvidenceError
+    from crosslab.evidence.summary import build_summary, render_summary_html
+
+    found = _verified(package, _trusted(log_key, witness_key, min_witnesses))
+    try:
+        summary = build_summary(found, _now())
+    except EvidenceError as exc:
+        fail(str(exc), code=1)
+    _write_page(out, render_summary_html(summary))
+    if json_out is not None:
+        _write_page(json_out, orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
+    covered = sum(q["covered"] for q in summary["questions"])
+    console.print(escape(f"summary of {found.vendor}: {len(summary['findings'])} finding(s), "
+                         f"{len(summary['rounds'])} round(s), {len(summary['declines'])} decline(s), "
+                         f"{covered} of {len(summary['questions'])} buyer questions covered -> {out}"),
+                  soft_wrap=True, highlight=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    package_a: Annotated[Path, typer.Argument(help="Vendor A's evidence package.")],
+    package_b: Annotated[Path, typer.Argument(help="Vendor B's evidence package.")],
+    log_key: Annotated[str, Opt(help="The log's verifier key (<name>+<id>+<key>), as its operator publishes it.")],
+    witness_key: Annotated[list[str] | None, Opt(help="A witness verifier key you trust (repeat for several).")] = None,
+    min_witnesses: Annotated[int | None, Opt(min=0, help="Cosignatures required from the trusted witnesses "
+                                             "(default: all of them).")] = None,
+    out: Annotated[Path | None, Opt(help="Also write the comparison as one HTML page.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the comparison as JSON instead of lines.")] = False,
+) -> None:
+    """Verify two packages offline, then put the vendors side by side: paired only on the same protocol and items."""
+    import orjson
+
+    from crosslab.evidence.compare import compare_evidence, render_comparison_html
+    from crosslab.report.render import pct, signed
+
+    trust = _trusted(log_key, witness_key, min_witnesses)
+    a, b = _verified(package_a, trust), _verified(package_b, trust)
+    data = compare_evidence(a, b, generated_at=_now())
+    if out is not None:
+        _write_page(out, render_comparison_html(data))
+    if as_json:
+        typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        return
+    say = lambda text: console.print(escape(text), soft_wrap=True, highlight=False)  # noqa: E731
+    say(f"{a.vendor} vs {b.vendor}: {len(data['compared'])} categor(ies) compared, "
+        f"{len(data['not_compared'])} not compared")
+    for r in data["categories"]:
+        fa, fb = (pct(f["pass_rate"]) if f else "—" for f in (r["a"], r["b"]))
+        if r["compared"]:
+            o = r["paired"]["overall"]
+            diff = signed(o["difference"]["estimate"]) if o["difference"] else "—"
+            say(f"  {r['category']}: {fa} vs {fb}, difference {diff} over {o['n_pairs']} pairs: {o['verdict']}")
+        else:
+            say(f"  {r['category']}: {fa} vs {fb}, not compared: {r['reason']}")

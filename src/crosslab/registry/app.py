@@ -20,8 +20,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FunctionLoader, select_autoescape
 
 from crosslab.core.version import __version__
+from crosslab.evidence import EvidenceError
+from crosslab.evidence.compare import compare_evidence, render_comparison_body
 from crosslab.registry import participation, queries
 from crosslab.registry.cosigning import note_at
+from crosslab.registry.records import UnknownLab, lab_records
 from crosslab.registry.store import Registry
 from crosslab.registry.submission import SubmissionError, check_bundle, check_declined, check_protocol
 from crosslab.registry.tlog import LogError, LogRequestError, TileNotFound, verify_inclusion
@@ -231,6 +234,33 @@ def create_app(registry: Registry, *, max_upload: int = 64 * MiB, submissions_pe
     @app.get("/participation", response_class=HTMLResponse)
     def participation_page() -> HTMLResponse:
         return page("participation.html", matrix=read(participation.participation))
+
+    # -- vendor comparison: each lab's record verified as a buyer's package is (registry/records.py), then
+    # compared by evidence/compare.py, so this page and `crosslab evidence compare` cannot disagree
+    def comparison(a: str, b: str) -> dict[str, Any]:
+        try:
+            first, second = lab_records(registry, [a, b])
+        except UnknownLab as exc:
+            raise HTTPException(404, str(exc)) from None
+        except EvidenceError as exc:
+            raise HTTPException(500, f"the registry's own record does not verify: {exc}") from None
+        return compare_evidence(first, second, generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+    @app.get("/api/v1/compare")
+    def api_compare(a: str, b: str) -> Any:
+        """Two labs side by side: paired only where the same protocol ran the same items (evidence/compare.py)."""
+        return comparison(a, b)
+
+    @app.get("/compare", response_class=HTMLResponse)
+    def compare_page(a: str = "", b: str = "") -> HTMLResponse:
+        labs = read(queries.all_labs)
+        if not (a and b):
+            return page("compare.html", labs=labs, a=a, b=b, body=None, problem=None)
+        try:
+            data = comparison(a, b)
+        except HTTPException as exc:
+            return page("compare.html", exc.status_code, labs=labs, a=a, b=b, body=None, problem=exc.detail)
+        return page("compare.html", labs=labs, a=a, b=b, body=render_comparison_body(data), problem=None)
 
     @app.get("/labs/{lab}", response_class=HTMLResponse)
     def lab_page(lab: str) -> HTMLResponse:
