@@ -15,35 +15,25 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from crosslab.attest import merkle
-from crosslab.core.canonical import canonical_json, sha256_hex
 from crosslab.evidence import EvidenceError, Trust, decode_package, encode_package, verify_package
-from crosslab.evidence.format import PackagedEntry
-from crosslab.transparency import Checkpoint, LogKey, WitnessKey
+from crosslab.transparency import LogKey, WitnessKey
 from crosslab.transparency.note import split_note
-from tests.support.evidence_world import (  # noqa: F401 - build_round etc. re-exported for older imports
-    Server,
-    build_round,
-    cosign,
-    drop_database,
-    postgres_database,
-    publish,
-)
+from tests.support.databases import postgres_database
+from tests.support.evidence_world import Server, build_round, cosign, publish, relogged
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("evidence")
     world = build_round(root / "round")
-    url, handle = postgres_database()
-    server = Server(url, root / "registry")
-    try:
-        publish(server, world)
-        yield {**world, "server": server, "tmp": root,
-               "witnesses": [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]}
-    finally:
-        server.stop()
-        drop_database(handle)
+    with postgres_database("crosslab_evidence") as url:
+        server = Server(url, root / "registry")
+        try:
+            publish(server, world)
+            yield {**world, "server": server, "tmp": root,
+                   "witnesses": [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]}
+        finally:
+            server.stop()
 
 
 def pack_cli(published: dict, vendor: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -170,28 +160,12 @@ def test_a_log_that_signs_a_tampered_bundle_is_still_caught_by_the_bundle_verifi
     bundle = next(e for e in decoded.entries if e.index == 3)
     lines = bundle.files["public.jsonl"].splitlines(keepends=True)
     files = {**bundle.files, "public.jsonl": b"".join(lines[1:] + lines[:1])}
-    forged = _relogged(decoded, 3, files, published)
+    forged = relogged(decoded, 3, files, published)
     trust = Trust.parse(published["server"].log_key.verifier_key(), [w.verifier_key() for w in published["witnesses"]])
     with pytest.raises(EvidenceError) as caught:
         verify_package(forged, trust)
     assert str(caught.value).startswith("entry 3 (bundle): "), str(caught.value)
     assert "public.jsonl" in str(caught.value) or "statement.dsse.json" in str(caught.value)
-
-
-def _relogged(decoded, index: int, files: dict[str, bytes], published: dict) -> bytes:
-    import orjson
-
-    leaf = orjson.loads(decoded.leaves[index])
-    leaf["files"] = {name: sha256_hex(data) for name, data in sorted(files.items())}
-    leaves = list(decoded.leaves)
-    leaves[index] = canonical_json(leaf)
-    old = Checkpoint.parse_body(split_note(decoded.checkpoint)[0])
-    checkpoint = Checkpoint(old.origin, old.size, merkle.root(leaves))
-    note = published["server"].log_key.sign_note(checkpoint.body())
-    note += b"".join(w.cosign(checkpoint.body()) for w in published["witnesses"])
-    entries = tuple(PackagedEntry(e.index, tuple(merkle.inclusion_proof(leaves, e.index)),
-                                  files if e.index == index else e.files) for e in decoded.entries)
-    return encode_package(replace(decoded, checkpoint=note, leaves=tuple(leaves), entries=entries))
 
 
 def test_pack_at_an_earlier_checkpoint(published: dict, tmp_path: Path):

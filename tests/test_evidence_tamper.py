@@ -21,8 +21,8 @@ import pytest
 
 from crosslab.evidence import EvidenceError, EvidencePackage, PackagedEntry, Trust, decode_package, encode_package
 from crosslab.evidence import verify_package
-from tests.support.evidence_world import Server, build_round, cosign, drop_database, postgres_database, publish
-from tests.test_evidence import _relogged
+from tests.support.databases import postgres_database
+from tests.support.evidence_world import Server, build_round, cosign, publish, relogged
 
 from conftest import run_cli
 from crosslab.transparency import WitnessKey
@@ -36,21 +36,20 @@ JUNK = (b"{", b"}", b'"', b"\\", b"\n", b"\x00", b"\xff", b" ", b",", b"[]", b'"
 def package(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("evidence-tamper")
     world = build_round(root / "round")
-    url, handle = postgres_database()
-    server = Server(url, root / "registry")
-    try:
-        publish(server, world)
-        path = root / "lab-b.evidence"
-        done = run_cli("evidence", "pack", "--registry", server.url, "--vendor", "lab-b", "--out", str(path),
-                       "--quiet")
-        assert done.returncode == 0, done.stderr
-        witnesses = [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]
-        data = cosign(path.read_bytes(), *witnesses)
-        trust = Trust.parse(server.log_key.verifier_key(), [w.verifier_key() for w in witnesses])
-        yield {"data": data, "trust": trust, "published": {"server": server, "witnesses": witnesses}}
-    finally:
-        server.stop()
-        drop_database(handle)
+    with postgres_database("crosslab_evidence") as url:
+        server = Server(url, root / "registry")
+        try:
+            publish(server, world)
+            path = root / "lab-b.evidence"
+            done = run_cli("evidence", "pack", "--registry", server.url, "--vendor", "lab-b", "--out", str(path),
+                           "--quiet")
+            assert done.returncode == 0, done.stderr
+            witnesses = [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]
+            data = cosign(path.read_bytes(), *witnesses)
+            trust = Trust.parse(server.log_key.verifier_key(), [w.verifier_key() for w in witnesses])
+            yield {"data": data, "trust": trust, "published": {"server": server, "witnesses": witnesses}}
+        finally:
+            server.stop()
 
 
 def _flip(data: bytes, rng: random.Random) -> bytes:
@@ -172,7 +171,7 @@ def _deep_edit(p: EvidencePackage, rng: random.Random, published: dict) -> tuple
         i, j = rng.sample(range(len(lines) - 1), 2)
         lines[i], lines[j] = lines[j], lines[i]
         data = b"\n".join(lines)
-    return f"relogged {op} {name} in entry {e.index}", _relogged(p, e.index, {**e.files, name: data}, published)
+    return f"relogged {op} {name} in entry {e.index}", relogged(p, e.index, {**e.files, name: data}, published)
 
 
 def _detected(data: bytes, original: bytes, trust: Trust, what: str) -> str:

@@ -16,21 +16,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 from conftest import run_cli
 
+from crosslab.attest import merkle
+from crosslab.core.canonical import canonical_json, sha256_hex
 from crosslab.evidence import decode_package, encode_package
-from crosslab.transparency import LogKey, WitnessKey
+from crosslab.evidence.format import PackagedEntry
+from crosslab.transparency import Checkpoint, LogKey, WitnessKey
 from crosslab.transparency.note import split_note
+from tests.support.databases import postgres_database
 from tests.support.smoke_round import smoke_round
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
 
 # -- a published round (also used by tests/test_evidence_tamper.py) -------------------------------------------
 class Server:
@@ -65,22 +67,6 @@ class Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(20)
-
-
-def postgres_database() -> tuple[str, object]:
-    """A fresh database on the machine's PostgreSQL: (its URL, the admin connection that drops it)."""
-    import psycopg
-
-    name = f"crosslab_evidence_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(PG_ADMIN, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", (admin, name)
-
-
-def drop_database(handle: object) -> None:
-    admin, name = handle  # type: ignore[misc]
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def build_round(root: Path) -> dict:
@@ -168,12 +154,13 @@ def evidence_world(tmp_path_factory, request) -> dict:
 
     root = tmp_path_factory.mktemp("evidence-world")
     world = build_round(root / "round")
-    url, handle = postgres_database()
+    database = ExitStack()
+    url = database.enter_context(postgres_database("crosslab_evidence"))
     server = Server(url, root / "registry")
 
     def stop() -> None:
         server.stop()
-        drop_database(handle)
+        database.close()
         _WORLDS.clear()
 
     request.addfinalizer(stop)
@@ -197,3 +184,22 @@ def trust_args(world: dict) -> list[str]:
     """``--log-key … --witness-key …`` for the world's log and both witnesses."""
     witnesses = [arg for w in world["witnesses"] for arg in ("--witness-key", w.verifier_key())]
     return ["--log-key", world["log_key"], *witnesses]
+
+
+def relogged(decoded, index: int, files: dict[str, bytes], published: dict) -> bytes:  # noqa: ANN001
+    """The package with entry ``index`` holding ``files``: leaf, root, proofs and signatures all redone.
+
+    What an attacker holding the log key (and the witnesses' keys) could make;
+    only the bundle verifier can still catch it.
+    """
+    leaf = orjson.loads(decoded.leaves[index])
+    leaf["files"] = {name: sha256_hex(data) for name, data in sorted(files.items())}
+    leaves = list(decoded.leaves)
+    leaves[index] = canonical_json(leaf)
+    old = Checkpoint.parse_body(split_note(decoded.checkpoint)[0])
+    checkpoint = Checkpoint(old.origin, old.size, merkle.root(leaves))
+    note = published["server"].log_key.sign_note(checkpoint.body())
+    note += b"".join(w.cosign(checkpoint.body()) for w in published["witnesses"])
+    entries = tuple(PackagedEntry(e.index, tuple(merkle.inclusion_proof(leaves, e.index)),
+                                  files if e.index == index else e.files) for e in decoded.entries)
+    return encode_package(replace(decoded, checkpoint=note, leaves=tuple(leaves), entries=entries))
