@@ -70,6 +70,11 @@ class BaselineTarget(Target):
             defaults = {k: v for k, v in (spec.get("parameters") or {}).items() if v is not None}
             self._policy = SchemerPolicy(SchemerParams(**{**defaults, **params}))
             self.native_tools = True
+        # attack organisms (crosslab.attacks tests): one small branch, the rules live in attack_organisms.py
+        if spec.get("kind") == "attack-organism":
+            from crosslab.baselines.attack_organisms import AttackOrganism
+
+            self._policy = AttackOrganism(name, params)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         if self._policy is not None:
