@@ -65,17 +65,10 @@ def verify_cmd(
     vendor: Annotated[str | None, Opt(help="Also require the package to be about this lab.")] = None,
 ) -> None:
     """Verify a package offline: checkpoint and cosignatures, every leaf, completeness, proofs, files, bundles."""
-    from crosslab.evidence import EvidenceError, Trust, verify_package
+    from crosslab.evidence import EvidenceError, verify_package
     from crosslab.evidence.format import MAX_PACKAGE_BYTES
-    from crosslab.transparency import NoteError
 
-    try:
-        trust = Trust.parse(log_key, witness_key or [], min_witnesses)
-    except NoteError as exc:
-        fail(f"--log-key/--witness-key: {exc}")
-    distinct = len({(w.name, w.key_id) for w in trust.witnesses})
-    if trust.min_witnesses > distinct:
-        fail(f"--min-witnesses {trust.min_witnesses}: only {distinct} witness key(s) given, so it can never be met")
+    trust = _trusted(log_key, witness_key, min_witnesses)
     data = _read_package(package, MAX_PACKAGE_BYTES)
     try:
         found = verify_package(data, trust, vendor=vendor)
