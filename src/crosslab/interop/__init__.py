@@ -1,0 +1,1 @@
+"""Interop: Inspect logs out and in, public dataset files in, results out in formats other tools open."""
