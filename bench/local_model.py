@@ -64,9 +64,11 @@ def _llama_kwargs(seed: int) -> dict[str, Any]:
 def side_raw(prompts: list[str], max_tokens: int, seed: int) -> dict[str, Any]:
     from llama_cpp import Llama
 
+    from crosslab.targets.llama_buffers import plain_cpu_buffers
     from crosslab.targets.local_target import resolve_model_path
 
-    llama = Llama(model_path=str(resolve_model_path("smollm2")), **_llama_kwargs(seed))
+    with plain_cpu_buffers():  # as the local target loads it (AMX hosts crash otherwise)
+        llama = Llama(model_path=str(resolve_model_path("smollm2")), **_llama_kwargs(seed))
 
     def ask(prompt: str) -> dict[str, Any]:
         return llama.create_chat_completion(messages=[{"role": "user", "content": prompt}],

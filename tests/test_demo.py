@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
 from support.browser import load_page
 
+from crosslab.evidence import EvidenceError, Trust, decode_package, encode_package, verify_package
 from crosslab.suites.registry import suite_names
+from crosslab.transparency import LogKey, WitnessKey
+from crosslab.transparency.note import split_note
+from crosslab.witness import WitnessState
+
+WITNESSES = ["witness-1.crosslab-demo.local", "witness-2.crosslab-demo.local"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    """One real demo run for the whole module (minutes on 2 cores): its directory and what the CLI printed."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    started = time.perf_counter()
+    result = run_cli("demo", "--out", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"out": out, "result": result, "seconds": time.perf_counter() - started}
 
 
 @pytest.mark.slow
-def test_demo_round_end_to_end(tmp_path: Path):
-    out = tmp_path / "demo"
-    result = run_cli("demo", "--out", str(out), timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_demo_round_end_to_end(demo: dict):
+    out, result = demo["out"], demo["result"]
     assert "3 bundles, all verified" in result.stdout
     bundles = sorted(out.glob("round/*/bundle"))
     assert [b.parent.name for b in bundles] == ["aurora-on-borealis-b-prev", "aurora-on-borealis-b-prod",
@@ -41,6 +58,78 @@ def test_demo_round_end_to_end(tmp_path: Path):
     page = load_page(out / "reports" / "joint-report.html")
     assert page.errors == [] and page.requests == []
     before = (bundles[0] / "statement.dsse.json").read_bytes()
+    packages = {p.name: p.read_bytes() for p in (out / "evidence").glob("*.evidence")}
     again = run_cli("demo", "--out", str(out), timeout=600)  # resumable: reuses keys, runs and bundles
     assert again.returncode == 0, again.stderr[-2000:]
     assert (bundles[0] / "statement.dsse.json").read_bytes() == before
+    said = again.stdout + again.stderr  # the log did not grow: nobody re-cosigns, the packages come out the same
+    assert said.count("had already cosigned the log's checkpoint at size 4") == 2, said[-3000:]
+    assert len(packages) == 2 and {p.name: p.read_bytes() for p in (out / "evidence").glob("*.evidence")} == packages
+
+
+# -- issue 17, end to end: the demo's round published, two witnesses cosign, a package per lab verified offline --
+def _keys(out: Path) -> tuple[LogKey, list[WitnessKey]]:
+    """The log's and the two witnesses' keys, read from the files the demo keeps (a buyer gets only the vkeys)."""
+    return LogKey.load(out / "registry" / "log.key"), [WitnessKey.load(p) for p in sorted(out.glob("witnesses/*.key"))]
+
+
+@pytest.mark.slow
+def test_demo_packages_verify_offline_with_both_witnesses(demo: dict):
+    out = demo["out"]
+    log, witnesses = _keys(out)
+    assert [w.name for w in witnesses] == WITNESSES
+    trust = Trust.parse(log.verifier_key(), [w.verifier_key() for w in witnesses], min_witnesses=2)
+    assert sorted(p.name for p in out.glob("evidence/*")) == ["aurora.evidence", "borealis.evidence"]
+    bundles = {}
+    for lab in ("aurora", "borealis"):
+        data = (out / "evidence" / f"{lab}.evidence").read_bytes()
+        found = verify_package(data, trust, vendor=lab)
+        assert found.checkpoint.size == 4 and found.indices[0] == 0  # the protocol, then three bundles
+        assert sorted(c.witness.name for c in found.cosignatures) == WITNESSES
+        assert all(b.result.evaluated == lab and b.result.countersigned for b in found.bundles)
+        bundles[lab] = sorted(b.result.deployment for b in found.bundles)
+        _, lines = split_note(decode_package(data).checkpoint)  # exactly the log's line and the two witnesses'
+        assert sorted((ln.name, ln.key_id) for ln in lines) == sorted(
+            [(log.name, log.key_id)] + [(w.name, w.key_id) for w in witnesses])
+        for w in witnesses:  # each witness stored what it cosigned, before answering
+            latest = WitnessState(out / "witnesses" / f"{w.name.split('.')[0]}-state.db").latest(log.name)
+            assert latest is not None and (latest.size, latest.root) == (4, found.checkpoint.root)
+    assert bundles == {"aurora": ["a-prod"], "borealis": ["b-prev", "b-prod"]}
+    with sqlite3.connect(out / "registry" / "registry.sqlite3") as db:  # the registry's own cosignatures table
+        rows = sorted(db.execute("SELECT size, witness FROM cosignatures"))
+    assert rows == sorted((4, w.verifier_key()) for w in witnesses)
+    commands = [line.strip() for line in demo["result"].stdout.splitlines()
+                if line.strip().startswith("crosslab evidence verify")]
+    assert len(commands) == 2
+    for command in commands:  # what the demo tells a buyer to run works, offline, as printed
+        done = run_cli(*shlex.split(command)[1:])
+        assert done.returncode == 0, done.stderr
+        assert f"cosigned by 2 trusted witness(es): {', '.join(WITNESSES)}" in done.stdout
+    print(f"demo run with witnesses and evidence: {demo['seconds']:.0f} s")
+
+
+@pytest.mark.slow
+def test_demo_package_tampering_and_untrusted_witnesses_fail(demo: dict):
+    out = demo["out"]
+    log, (w1, w2) = _keys(out)
+    data = (out / "evidence" / "borealis.evidence").read_bytes()
+    both = Trust.parse(log.verifier_key(), [w1.verifier_key(), w2.verifier_key()], min_witnesses=2)
+    decoded = decode_package(data)
+    dropped = verify_package(data, both).bundles[0].indices[0]
+    without = encode_package(replace(decoded, entries=tuple(e for e in decoded.entries if e.index != dropped)))
+    with pytest.raises(EvidenceError, match=rf"^package: incomplete: log entry {dropped} \(bundle"):
+        verify_package(without, both)
+
+    stranger = WitnessKey.generate("witness-3.crosslab-demo.local")  # a key the buyer lists, who never cosigned
+    three = [w1.verifier_key(), w2.verifier_key(), stranger.verifier_key()]
+    found = verify_package(data, Trust.parse(log.verifier_key(), three, min_witnesses=2))
+    assert sorted(c.witness.name for c in found.cosignatures) == WITNESSES
+    with pytest.raises(EvidenceError, match="carries 2 cosignature\\(s\\) from trusted witnesses; 3 required"):
+        verify_package(data, Trust.parse(log.verifier_key(), three))  # K defaults to every key listed: 3
+
+    body, _ = split_note(decoded.checkpoint)  # a third cosignature, by a witness the buyer does not trust
+    extra = encode_package(replace(decoded, checkpoint=decoded.checkpoint + stranger.cosign(body)))
+    assert len(verify_package(extra, both).cosignatures) == 2  # ignored, and the package still verifies
+    only_w1 = Trust.parse(log.verifier_key(), [w1.verifier_key()], min_witnesses=2)
+    with pytest.raises(EvidenceError, match="carries 1 cosignature\\(s\\) from trusted witnesses; 2 required"):
+        verify_package(extra, only_w1)  # witness-2's and the stranger's lines count for nothing here

@@ -7,6 +7,8 @@ Aurora evaluates both Borealis deployments, Borealis evaluates Aurora's; every
 figure comes from model calls made in this run (no response cache). Bundles
 are signed, redacted and encrypted, countersigned with a reply, verified as a
 third party would, and rendered as a public joint report and a partner report.
+The round is then published to a registry, two witnesses cosign its log, and
+each lab gets an evidence package a buyer verifies offline (demo_evidence.py).
 
 The demo directory is resumable: running again reuses the keys, the signed
 protocol, finished samples and written bundles.
@@ -27,6 +29,7 @@ import yaml
 from crosslab.bundle.countersign import countersign
 from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.bundle.verify import verify_bundle
+from crosslab.demo_evidence import DemoEvidence, witness_and_pack
 from crosslab.identity.keys import load_identity, write_identity
 from crosslab.identity.keystore import Keystore
 from crosslab.suites.pins import pin_digest
@@ -71,6 +74,7 @@ class DemoResult:
     reports: dict[str, Path] = field(default_factory=dict)
     report_data: dict[str, Any] = field(default_factory=dict)
     registry: Path | None = None  # the registry directory the round was published to
+    evidence: DemoEvidence | None = None  # each lab's evidence package, cosigned by two witnesses, verified
 
 
 def demo_suites(full: bool) -> list[dict[str, Any]]:
@@ -185,6 +189,7 @@ def run_demo(out: Path, *, full: bool = False, say: Progress = print,
                       "partner": out / "partner" / "partner-report-borealis.html"}
     result.report_data = joint
     result.registry = publish(out / "registry", path, envelope, bundles, say)
+    result.evidence = witness_and_pack(out, result.registry, list(LABS), say)
     return result
 
 

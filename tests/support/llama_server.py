@@ -27,12 +27,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: ``python -m llama_cpp.server`` with llama.cpp's AMX weight repacking off where it crashes (targets/llama_buffers.py).
+_SERVE = ("import runpy, sys\n"
+          "from crosslab.targets.llama_buffers import plain_cpu_buffers\n"
+          "sys.argv[0] = 'llama_cpp.server'\n"
+          "with plain_cpu_buffers():\n"
+          "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n")
+
+
 @contextlib.contextmanager
 def llama_server(log_dir: Path, *, n_ctx: int = 2048, startup_s: float = 120.0,
                  threads: int | None = None) -> Iterator[str]:
     port = _free_port()
     log_path = log_dir / "llama-server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model_path("smollm2")),
+    cmd = [sys.executable, "-c", _SERVE, "--model", str(resolve_model_path("smollm2")),
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", "smollm2",
            "--n_threads", str(threads or max(1, os.cpu_count() or 1))]
     with log_path.open("w+b") as log:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from crosslab.cli.common import console, fail
@@ -46,6 +47,12 @@ def demo(
                   soft_wrap=True, highlight=False)
     console.print(f"published to a local registry; browse it: crosslab registry serve --dir {result.registry}",
                   soft_wrap=True, highlight=False)
+    evidence = result.evidence
+    if evidence is not None:
+        console.print(f"evidence packages, cosigned by {len(evidence.witness_keys)} witnesses at log size "
+                      f"{evidence.size}; a buyer verifies each offline:", soft_wrap=True, highlight=False)
+        for lab in evidence.packages:
+            console.print(f"  {escape(evidence.verify_command(lab))}", soft_wrap=True, highlight=False)
 
 
 def _pct(x: float | None) -> str:

