@@ -35,6 +35,7 @@ class CrosslabError(Exception):
         │   ├── DatabaseError                  registry/db.py         a database URL the registry cannot use
         │   ├── NoteError                      transparency/errors.py  a signed note, checkpoint or cosignature that does not verify
         │   ├── TileFormatError                transparency/errors.py  a tile path or entry bundle off the tlog-tiles grammar
+        │   ├── InteropError                   interop/errors.py      an Inspect log or dataset file that cannot be read or written
         │   └── EvidenceError                  evidence/errors.py     an evidence package that does not verify or cannot be made
         │       └── NotFound                   evidence/fetch.py      the registry has no such vendor, entry or file
         ├── RuntimeError: the environment
@@ -49,6 +50,7 @@ class CrosslabError(Exception):
         │       ├── LogUnreachable             monitor/errors.py      a log that did not answer
         │       └── LogAnswerError             monitor/errors.py      a log answer that does not parse or verify
         ├── Refusal                            witness/witness.py     a checkpoint the witness will not cosign (an HTTP status)
+        ├── AttackCallError                    attacks/calls.py       an attacker, judge or target call that failed for good
         ├── TargetError                        targets/base.py        one failed model call, classified by kind
         └── SampleError                        engine/caller.py       a call that failed for good (no retries left)
 
