@@ -22,6 +22,7 @@ from crosslab.attacks.params import AttackSpec
 from crosslab.attacks.prompts import PromptSet
 from crosslab.attacks.result import Winning
 from crosslab.core.canonical import digest
+from crosslab.core.errors import CrosslabError
 from crosslab.targets.base import Message
 
 
@@ -42,11 +43,11 @@ async def gather_all(calls: Iterable[Awaitable[T]]) -> list[T]:
     return list(results)  # type: ignore[arg-type]
 
 
-class OutOfBudget(Exception):
-    """A role's budget ran out: the attack stops with ``stop_reason: budget``."""
+class OutOfBudget(CrosslabError):
+    """A role's budget ran out: the attack stops with ``stop_reason: budget`` (caught there, never shown)."""
 
     def __init__(self, role: str) -> None:
-        super().__init__(role)
+        super().__init__(f"the {role} budget is spent")
         self.role = role
 
 

@@ -50,7 +50,9 @@ class CrosslabError(Exception):
         │       ├── LogUnreachable             monitor/errors.py      a log that did not answer
         │       └── LogAnswerError             monitor/errors.py      a log answer that does not parse or verify
         ├── Refusal                            witness/witness.py     a checkpoint the witness will not cosign (an HTTP status)
+        ├── UnknownLab (also LookupError)      registry/records.py    no entry of the log names that lab
         ├── AttackCallError                    attacks/calls.py       an attacker, judge or target call that failed for good
+        ├── OutOfBudget                        attacks/episode.py     a role's query budget is spent (ends one attack; caught)
         ├── TargetError                        targets/base.py        one failed model call, classified by kind
         └── SampleError                        engine/caller.py       a call that failed for good (no retries left)
 

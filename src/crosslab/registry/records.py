@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from crosslab.core.errors import CrosslabError
 from crosslab.evidence import EvidencePackage, PackagedEntry, VerifiedEvidence, check_contents
 from crosslab.evidence.leaves import Leaf, parse_leaves, required_entries
 from crosslab.registry import queries
@@ -23,7 +24,7 @@ from crosslab.transparency import Checkpoint
 __all__ = ["UnknownLab", "lab_records"]
 
 
-class UnknownLab(LookupError):
+class UnknownLab(CrosslabError, LookupError):
     """No entry of the log names this lab."""
 
 
