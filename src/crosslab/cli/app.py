@@ -12,6 +12,7 @@ from crosslab.cli.demo_cmd import demo
 from crosslab.cli.disclosure_cmd import app as disclosure_app
 from crosslab.cli.evidence_cmd import app as evidence_app
 from crosslab.cli.grade_cmd import grade
+from crosslab.cli.interop_cmd import export_app, import_app
 from crosslab.cli.judge_cmd import app as judge_app
 from crosslab.cli.keys_cmd import app as keys_app
 from crosslab.cli.monitor_cmd import monitor
@@ -53,6 +54,8 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(evidence_app, name="evidence")
 app.command()(monitor)
 app.add_typer(witness_app, name="witness")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 
 @app.command()
