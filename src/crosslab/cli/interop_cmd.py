@@ -109,3 +109,42 @@ def _source(path: Path, keys: Path | None, lab: str | None, keystore: Path | Non
         return from_bundle(path, _pinned(keys), age_identity_or_exit(lab, keystore))
     except CrosslabError as exc:
         fail(str(exc))
+
+
+@export_app.command("results")
+def export_results(
+    bundle: Annotated[Path, typer.Argument(help="A bundle directory (verified first; never exported unverified).")],
+    fmt: Annotated[str, typer.Option("--format", help="eee (Every Eval Ever JSON, schema 0.3.0) or csv.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The file to write (default: standard output).")]
+    = None,
+    keys: Annotated[Path | None, typer.Option("--keys", help="Directory of identity files you trust.")] = None,
+) -> None:
+    """Write a verified bundle's metrics as Every Eval Ever JSON or a flat CSV table."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.bundle.reader import printable
+    from crosslab.interop.errors import InteropError
+    from crosslab.interop.results_export import FORMATS, write_results
+    from crosslab.interop.verified import verify_copy
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if keys is None:
+        fail(f"{bundle}: a bundle needs --keys (the identities you trust) to be verified before it is exported")
+    from crosslab.cli.bundle_cmd import _pinned
+
+    pinned = _pinned(keys)
+    try:
+        verified = verify_copy(bundle, pinned)
+    except InteropError as exc:  # not a bundle directory, or unreadable
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - fail closed, one line, as `crosslab verify` does
+        message = str(exc) if isinstance(exc, VerificationError) else \
+            f"could not be checked ({type(exc).__name__}: {exc})"
+        fail(f"{printable(str(bundle))}: verification failed, nothing exported: {printable(message)}", code=1)
+    try:
+        rows = write_results(verified, fmt, out)
+    except CrosslabError as exc:
+        fail(str(exc))
+    if out is not None:
+        _said(f"wrote {out}: {rows} metric rows of {verified.result.evaluator} on "
+              f"{verified.result.evaluated}/{verified.result.deployment} ({fmt}, verified)")
