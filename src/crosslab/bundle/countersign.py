@@ -25,6 +25,22 @@ from crosslab.bundle.verify import VerificationResult, verify_bundle
 from crosslab.identity.keys import PublicIdentity, raw_public_bytes
 
 
+def refuse_second_countersignature(bundle: Path, envelope: dict, keyid: str, lab: str, self_evaluation: bool) -> None:
+    """A lab countersigns once: a second run would silently replace its signature and its reply.
+
+    What the lab signed first may already be published or quoted; a changed
+    reply is a new statement, not an edit, so it is refused rather than swapped.
+    A self-evaluation carries the lab's key already, as the evaluator's (DSSE
+    keeps one signature per key id), so there only a reply marks a countersignature.
+    """
+    replied = (bundle / layout.RESPONSE).exists()
+    signed = not self_evaluation and any(sig.get("keyid") == keyid for sig in envelope.get("signatures", []))
+    if signed or replied:
+        had = " and its reply" if replied else ""
+        raise VerificationError(f"{bundle} is already countersigned by {lab}; refusing to replace that "
+                                f"countersignature{had} (nothing was changed)")
+
+
 def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: dict[str, PublicIdentity],
                 response: str | None = None) -> VerificationResult:
     """Verify the bundle, then add ``lab``'s signature (it must be the evaluated lab) and its reply."""
@@ -41,6 +57,7 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
             raise VerificationError(f"leak scan: the reply would publish {hits[0].kind} ({hits[0]}); "
                                     "nothing was countersigned")
     envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
+    refuse_second_countersignature(bundle, envelope, keyid, lab, report.self_evaluation)
     files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}
     if response is not None:
         payload_sha = hashlib.sha256(b64decode(envelope["payload"], "payload")).hexdigest()

@@ -44,6 +44,19 @@ def available_disclosures(bundle: Path, age_identity: Any = None) -> dict[int, s
     return _entries(decrypt_with(age_identity, (bundle / layout.RESTRICTED).read_bytes()))
 
 
+def refuse_repeats(folder: Path, indices: list[int]) -> None:
+    """A stub is revealed once: a second copy of the same disclosure adds nothing and counts it twice."""
+    if not folder.is_dir():
+        return
+    wanted = set(indices)
+    for path in sorted(folder.glob("*.jsonl")):
+        again = sorted(wanted & set(_entries(path.read_bytes())))
+        if again:
+            shown = ", ".join(map(str, again[:10])) + (" …" if len(again) > 10 else "")
+            raise RevealError(f"stub(s) {shown} already revealed in {layout.REVEALS}/{path.name}; "
+                              "nothing was written (leave them out of --items)")
+
+
 def reveal(bundle: Path, indices: list[int], age_identity: Any = None) -> Path:
     """Write the next ``reveals/NNNN.jsonl`` with the chosen samples' disclosures; returns its path."""
     stubs = [orjson.loads(line) for line in (bundle / layout.ITEMS).read_bytes().splitlines()]
@@ -59,6 +72,7 @@ def reveal(bundle: Path, indices: list[int], age_identity: Any = None) -> Path:
     if missing:
         raise RevealError(f"no disclosure held for stub(s) {missing[:5]} (withheld samples need the private copy)")
     folder = bundle / layout.REVEALS
+    refuse_repeats(folder, indices)
     folder.mkdir(exist_ok=True)
     number = 1 + max((int(p.stem) for p in folder.glob("*.jsonl") if p.stem.isdigit()), default=0)
     path = folder / f"{number:04d}.jsonl"

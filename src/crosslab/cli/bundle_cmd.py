@@ -20,7 +20,12 @@ KeysDir = Annotated[Path, typer.Option("--keys", help="Directory of identity fil
 def _pinned(keys: Path) -> dict[str, Any]:
     from crosslab.identity.keys import load_identity
 
-    files = sorted(keys.glob("*.identity.json")) if keys.is_dir() else []
+    if not keys.exists():
+        fail(f"--keys {keys}: no such directory (give the directory holding the *.identity.json files you trust)")
+    if not keys.is_dir():
+        fail(f"--keys {keys}: is a file, not a directory (put the *.identity.json files you trust in a "
+             "directory and give that)")
+    files = sorted(keys.glob("*.identity.json"))
     if not files:
         fail(f"no identity files (*.identity.json) in {keys}")
     pinned: dict[str, Any] = {}

@@ -64,9 +64,29 @@ def new(
 
 
 @app.command()
-def show(lab: Lab, keystore: KeystoreDir = None) -> None:
-    """Print LAB's public identity (canonical JSON)."""
-    typer.echo(_public(lab, keystore).canonical().decode())
+def show(
+    lab_or_file: Annotated[str, typer.Argument(metavar="LAB|FILE", help="A lab id in your keystore, or a "
+                                               "received LAB.identity.json file.")],
+    keystore: KeystoreDir = None,
+) -> None:
+    """Print LAB's public identity (canonical JSON), or a received identity file's fingerprint and key ids."""
+    import re
+
+    from crosslab.identity.keys import LAB_ID_PATTERN
+
+    if re.fullmatch(LAB_ID_PATTERN, lab_or_file):  # a lab id has no "/" or ".": anything else is a file
+        typer.echo(_public(lab_or_file, keystore).canonical().decode())
+        return
+    from crosslab.cli.identity_card import identity_card
+    from crosslab.identity.keys import load_identity
+
+    try:
+        identity = load_identity(Path(lab_or_file))
+    except CrosslabError as exc:  # IdentityError: not JSON, a changed fingerprint, a bad key
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot read identity file {lab_or_file}: {exc.strerror or exc}")
+    typer.echo(identity_card(identity))
 
 
 @app.command("list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,6 +105,8 @@ def run(
                 fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
             except (CrosslabError, OSError, ValueError) as exc:  # ValueError: e.g. malformed JSON in a run to resume
                 fail(f"{direction}: {exc}", code=1)
+            except sqlite3.DatabaseError as exc:  # a journal damaged while it was in use (open checks it first)
+                fail(f"{direction}: a run journal under {out} is damaged ({exc}); move it aside and run again", code=1)
             progress.finish(direction)
             results.append(result)
     table = Table(title=f"round {protocol.round.number}: {lab}'s share")

@@ -109,11 +109,27 @@ class CredentialsError(CrosslabError, RuntimeError):
     """The API key a provider needs is not in the environment."""
 
 
+#: Hosts that always need a real key: sending the keyless placeholder there only earns the provider's
+#: "Incorrect API key provided", which sends a lab hunting for a wrong key instead of a missing one.
+KEYED_HOSTS = frozenset({"api.openai.com"})
+
+
+def _keyless_server(deployment: Deployment) -> bool:
+    """An OpenAI-compatible server of the lab's own (llama.cpp, vLLM) that may need no key at all."""
+    from urllib.parse import urlsplit
+
+    if deployment.provider != "openai" or not deployment.base_url or deployment.api_key_env:
+        return False
+    return (urlsplit(deployment.base_url).hostname or "").lower() not in KEYED_HOSTS
+
+
 def resolve_api_key(deployment: Deployment) -> str | None:
     """Read the deployment's API key from the environment (keys never live in files).
 
-    An OpenAI-compatible server on a custom base URL often needs no key; we send
-    a placeholder then, as the SDK requires one.
+    A missing key is named ("OPENAI_API_KEY is not set") before any request is
+    made. Only an OpenAI-compatible server on a custom base URL, with no
+    ``api_key_env`` named, may go without one: it gets a placeholder, as the
+    SDK requires one.
     """
     provider = providers()[deployment.provider]
     if not provider.key_envs and not deployment.api_key_env:
@@ -121,10 +137,11 @@ def resolve_api_key(deployment: Deployment) -> str | None:
     env = provider.find_key_env(deployment.api_key_env)
     if env:
         return os.environ[env]
-    if deployment.base_url and deployment.provider == "openai":
+    if _keyless_server(deployment):
         return "not-needed"
     wanted = deployment.api_key_env or " or ".join(provider.key_envs)
-    raise CredentialsError(f"{deployment.label}: set {wanted} in the environment (API keys are read only from there)")
+    raise CredentialsError(f"{wanted} is not set: {deployment.label} needs it (API keys are read only from "
+                           "the environment; export it and run again)")
 
 
 def create_target(deployment: Deployment) -> Target:
