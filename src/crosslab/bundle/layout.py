@@ -32,10 +32,16 @@ KNOWN_MAJORS = (1, 2, 3)
 IMPLIED_FORMAT = "1.0"
 
 
-def format_for(stubs: Any) -> str:
-    """The format a bundle of these stubs is written in: 3.0 if any is unscored, else 2.0."""
-    return UNSCORED_FORMAT_VERSION if any(s["label"] is not None and s["score"] is None for s in stubs) \
+#: A bundle with an adaptive attack (a protocol ``attack:``) is the same major, minor 1: the statement
+#: only gains an ``attack`` field, which verifiers of that major without attack support leave unchecked.
+ATTACK_MINOR = "1"
+
+
+def format_for(stubs: Any, *, attack: bool = False) -> str:
+    """The format a bundle of these stubs is written in: 3.0 if any is unscored, else 2.0; x.1 with an attack."""
+    version = UNSCORED_FORMAT_VERSION if any(s["label"] is not None and s["score"] is None for s in stubs) \
         else FORMAT_VERSION
+    return version.split(".")[0] + "." + ATTACK_MINOR if attack else version
 
 
 def format_version(predicate: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from crosslab.attest import merkle
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
+from crosslab.bundle.attack_block import AttackEvidence, attack_block, elicitation_texts
 from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
 from crosslab.bundle.stubs import encode_lines, stub_for, stub_line
 from crosslab.bundle.installed import installed_definitions
@@ -133,7 +134,8 @@ def _grader_cards(cards: Sequence[GraderCard], protocol: Protocol) -> list[dict[
 
 
 def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, protocol_envelope: dict,
-                 direction: Direction, signing_key: Ed25519PrivateKey, cards: Sequence[GraderCard] = ()) -> Path:
+                 direction: Direction, signing_key: Ed25519PrivateKey, cards: Sequence[GraderCard] = (),
+                 attack: AttackEvidence | None = None) -> Path:
     """Write the bundle directory ``out`` (which must not exist) from one run per pinned suite.
 
     The leak scan runs over every public file before anything is written; on a
@@ -142,6 +144,8 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
     evaluator can ``crosslab reveal`` chosen items later. ``cards`` are the
     grader cards (``crosslab judge validate``) the bundle carries in its
     signed statement; the protocol's grader pins must all be among them.
+    ``attack``: the direction's adaptive attack results, required exactly when
+    the protocol pins an attack (``bundle/attack_block.py``).
     """
     if out.exists():
         raise BundleError(f"{out} already exists; bundles are never overwritten")
@@ -181,6 +185,7 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         layout.PROTOCOL: protocol.canonical(),
         layout.PROTOCOL_SIGNATURES: dump_envelope(protocol_envelope),
     }
+    attack_fields, attack_private = _attack(attack, protocol, target_digest)
     definitions = installed_definitions()
     metrics = metrics_from_stubs(stubs, definitions)
     predicate = {
@@ -198,19 +203,43 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
         "disclosure": policy.model_dump(mode="json"),
         "crosslab_version": __version__,
-        "format_version": layout.format_for(stubs),
+        "format_version": layout.format_for(stubs, attack=attack is not None),
+        **attack_fields,
     }
     subjects = [(name, hashlib.sha256(files[name]).hexdigest())
                 for name in (layout.ITEMS, layout.PUBLIC, layout.RESTRICTED, layout.PROTOCOL)]
     subjects.append((f"deployment:{direction.evaluated}/{direction.deployment}", target_digest))
     stmt = statement(subjects, layout.PREDICATE_TYPE, predicate)
     files[layout.STATEMENT] = dump_envelope(sign_statement(stmt, signing_key, evaluator.signing_key.keyid))
-    hits = scan_files(files, Sensitive.from_items(i for j in journals for i in j.items()))
+    sensitive = Sensitive.from_items(i for j in journals for i in j.items())
+    if attack is not None:
+        sensitive = sensitive.with_texts("adaptive attack elicitation", elicitation_texts(attack.results))
+    hits = scan_files(files, sensitive)
     if hits:
         raise BundleError(f"leak scan: {len(hits)} hit(s), bundle not written; first: {hits[0]}")
     _write_atomically(out, files)
     _write_private(out, encode_lines(private_lines))
+    if attack_private:
+        write_atomically(private_path(out).with_name("attack.jsonl"), encode_lines(attack_private), private=True)
     return out
+
+
+def _attack(attack: AttackEvidence | None, protocol: Protocol, target_digest: str) -> tuple[dict, list[bytes]]:
+    """The statement's ``attack`` field and the private elicitation lines; nothing without a pinned attack."""
+    if (attack is None) != (protocol.attack is None):
+        raise BundleError("the protocol pins an adaptive attack; pass its results" if attack is None
+                          else "attack results given, but the protocol pins no adaptive attack")
+    if attack is None:
+        return {}, []
+    if attack.roles["target"]["digest"] != target_digest:
+        raise BundleError("the adaptive attack was not run against the agreed deployment")
+    if attack.tier != protocol.attack.elicitations:
+        raise BundleError(f"the attack's elicitations are {attack.tier}; the protocol says "
+                          f"{protocol.attack.elicitations}")
+    partners = "restricted" in protocol.disclosure.partners
+    recipients = [p.identity.age_recipient for p in protocol.participants] if partners else None
+    block, private = attack_block(attack, recipients)
+    return {"attack": block}, private
 
 
 def private_path(bundle: Path) -> Path:

@@ -29,6 +29,7 @@ def report(
     from crosslab.report.output import (
         FORMATS,
         LeakError,
+        attack_texts,
         check_public,
         render_files,
         write_files,
@@ -55,7 +56,7 @@ def report(
     files = render_files(data, f"{audience}-report", chosen)
     try:
         if audience != "partner":
-            check_public(files)
+            check_public(files, extra_texts=[t for b in bundles for t in attack_texts(b)])
     except LeakError as exc:
         fail(str(exc), code=1)
     for path in write_files(out, files):

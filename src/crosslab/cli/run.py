@@ -20,6 +20,7 @@ from rich.table import Table
 
 from crosslab.cli.common import console, err_console, fail
 from crosslab.cli.metric_table import print_suite_metrics
+from crosslab.cli.plain_progress import PlainProgress
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache, default_cache_dir
 from crosslab.engine.caller import SampleError
@@ -74,10 +75,31 @@ def run(
     judge_mode: Annotated[str, Opt("--judge-mode", help="both (judge decides, disagreements flagged), judge, "
                                    "or judge_when_unsure.")] = "both",
     judge_max_tokens: Annotated[int, Opt("--judge-max-tokens", min=1, help="Max judge output tokens.")] = 512,
+    attack: Annotated[str | None, Opt("--attack", help="Adaptive attack on the harmful behaviours: pair, tap or "
+                                      "crescendo (needs --attacker and --judge; docs/attacks.md).")] = None,
+    attacker: Annotated[str | None, Opt("--attacker", help="Attacker model for --attack: provider:model or a "
+                                        "target YAML file.")] = None,
+    attacker_base_url: Annotated[str | None, Opt("--attacker-base-url", help="Attacker API base URL.")] = None,
+    attack_param: Annotated[list[str] | None, Opt("--attack-param", help="KEY=VALUE for --attack: a parameter "
+                                                  "(streams=3), seed=N or budget.target|attacker|judge=N.")] = None,
 ) -> None:
     """Run a suite or items file against a target; journal, grade and summarise it."""
     limits = {"concurrency": concurrency, "requests_per_minute": rpm, "tokens_per_minute": tpm,
               "timeout_s": timeout, "max_retries": max_retries}
+    attack_run = _attack_resume_dir(resume, out)
+    if attack is not None or attack_run is not None:
+        _attack(attack, attack_run, suite=suite, items=items, limit=limit, out=out, quiet=quiet,
+                params=attack_param or [], no_cache=no_cache, cache_dir=cache_dir, prices=prices,
+                check_first=not no_preflight, concurrency=concurrency or 1,
+                specs={"target": target, "attacker": attacker, "judge": judge},
+                settings={"target": {"base_url": base_url, "system_prefix": system_prefix, "temperature": temperature,
+                                     "max_tokens": max_tokens, "seed": seed, **limits},
+                          "attacker": {"base_url": attacker_base_url, **limits},
+                          "judge": {"base_url": judge_base_url, "temperature": 0.0,
+                                    "max_tokens": judge_max_tokens, **limits}})
+        return
+    if attacker or attacker_base_url or attack_param:
+        fail("--attacker, --attacker-base-url and --attack-param need --attack pair|tap|crescendo")
     if resume:
         if judge or judge_base_url:
             fail("--resume grades with the run's own judge (if any); drop --judge")
@@ -128,6 +150,42 @@ def run(
     _print_summary(config, result, summary.skipped, elapsed, run_dir)
     if judge_summary is not None:
         _print_judge(judge_summary, price_table)
+
+
+def _attack_resume_dir(resume: str | None, out: Path) -> Path | None:
+    """The run directory to resume when it holds an attack run (crosslab.run.attack), else None."""
+    from crosslab.run.attack import is_attack_run
+
+    if not resume:
+        return None
+    run_dir = Path(resume) if Path(resume).is_dir() else out / resume
+    return run_dir if is_attack_run(run_dir) else None
+
+
+def _attack(attack: str | None, run_dir: Path | None, *, suite: str | None, items: Path | None, limit: int | None,
+            out: Path, quiet: bool, params: list[str], no_cache: bool, cache_dir: Path | None, prices: Path | None,
+            check_first: bool, concurrency: int, specs: dict[str, str | None],
+            settings: dict[str, dict[str, Any]]) -> None:
+    """An adaptive attack (cli/run_attack.py): a new one from the options, or --resume of an attack run."""
+    from crosslab.cli import run_attack as cmd
+
+    if run_dir is not None:
+        given = [f"--{k}" for k, v in (("attack", attack), ("suite", suite), ("items", items), ("target", specs["target"]),
+                                       ("attacker", specs["attacker"]), ("judge", specs["judge"])) if v] + \
+            (["--attack-param"] if params else [])
+        if given:
+            fail(f"--resume continues the attack run with its own spec, roles and behaviours; drop {', '.join(given)}")
+        config = cmd.resume_config(run_dir)
+    else:
+        assert attack is not None
+        config = cmd.new_config(attack, params, suite, items, limit, specs, settings)
+    try:
+        price_table = load_prices(prices)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot load prices: {exc}")
+    cache = None if no_cache else ResponseCache(cache_dir or default_cache_dir())
+    cmd.run_attack_command(config, run_dir, out, cache=cache, prices=price_table, concurrency=concurrency,
+                           quiet=quiet, check_first=check_first)
 
 
 def _new_config(suite: str | None, items_path: Path | None, target: str | None, limit: int | None,
@@ -213,6 +271,10 @@ async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal
     total = len(config.items) * config.epochs
     if quiet:
         return await execute_run(config, model, journal, cache=cache, environments=environments, judge=judge)
+    if not err_console.is_terminal:  # CI, nohup: plain lines now and then instead of a bar nobody sees
+        ticker = PlainProgress(config.deployment.label, total, done=len(journal.completed_ids()))
+        return await execute_run(config, model, journal, cache=cache, environments=environments,
+                                 on_record=ticker.record, judge=judge)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[errors]} errors"),

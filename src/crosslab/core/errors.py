@@ -36,6 +36,7 @@ class CrosslabError(Exception):
         │   ├── NoteError                      transparency/errors.py  a signed note, checkpoint or cosignature that does not verify
         │   ├── TileFormatError                transparency/errors.py  a tile path or entry bundle off the tlog-tiles grammar
         │   ├── InteropError                   interop/errors.py      an Inspect log or dataset file that cannot be read or written
+        │   ├── AttackRunError                 run/attack.py          an attack run that cannot start or resume as asked
         │   └── EvidenceError                  evidence/errors.py     an evidence package that does not verify or cannot be made
         │       └── NotFound                   evidence/fetch.py      the registry has no such vendor, entry or file
         ├── RuntimeError: the environment

@@ -92,6 +92,20 @@ class Sensitive:
                     found.grams.setdefault(n, {}).setdefault(gram, item_id)
         return found
 
+    def with_texts(self, source: str, texts: Iterable[str]) -> Sensitive:
+        """A copy that also treats ``texts`` as sensitive, under ``source`` (e.g. an adaptive attack's
+        winning prompts and transcripts, which are elicitations and never authored items)."""
+        grams = {n: dict(table) for n, table in self.grams.items()}
+        kept = [t for t in texts if len(words(t)) >= MIN_WORDS]
+        for text in kept:
+            tokens = words(text)
+            n = min(len(tokens), SHINGLE)
+            for gram in _grams(tokens, n):
+                grams.setdefault(n, {}).setdefault(gram, source)
+        extra = frozenset(t for text in kept for t in words(text))
+        return Sensitive(grams, {**self.texts, source: [*self.texts.get(source, []), *kept]},
+                         self.vocabulary | extra)
+
     def matches(self, view: str) -> Iterator[tuple[tuple[str, ...], str]]:
         """(gram, item id) for each sensitive run of words in ``view``, also with filler words skipped."""
         tokens = words(view)

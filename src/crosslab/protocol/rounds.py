@@ -61,6 +61,22 @@ def agreed_judge(protocol: Protocol) -> Deployment | None:
     return deployment
 
 
+def agreed_attack_roles(protocol: Protocol) -> dict[str, Deployment]:
+    """The protocol attack's attacker and judge as deployments (judge at temperature 0); empty without one."""
+    if protocol.attack is None:
+        return {}
+    roles = {}
+    for role, target in (("attacker", protocol.attack.attacker), ("judge", protocol.attack.judge)):
+        fields = {"temperature": 0.0, "max_tokens": 512, **target}
+        try:
+            roles[role] = build_deployment(fields, f"the protocol attack's {role}")
+        except DeploymentError as exc:
+            raise ProtocolError(str(exc)) from None
+    if roles["judge"].temperature != 0.0:
+        raise ProtocolError(f"the protocol attack's judge must run at temperature 0, not {roles['judge'].temperature}")
+    return roles
+
+
 def agreed_deployment(protocol: Protocol, lab: str, name: str) -> Deployment:
     """The deployment as agreed: the protocol's sampling settings, overridden by the deployment's own."""
     try:

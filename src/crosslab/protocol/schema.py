@@ -91,6 +91,34 @@ class JudgeSpec(Strict):
     mode: Literal["both", "judge", "judge_when_unsure"] = "both"
 
 
+class AttackPin(Strict):
+    """An adaptive attack every direction runs on a pinned suite's harmful behaviours (docs/attacks.md).
+
+    ``attack``, ``params``, ``budget``, ``seed`` and ``prompts_version`` are the
+    attack spec (``crosslab.attacks.AttackSpec``; checked strictly before a
+    round runs, ``round.share.attack_spec``). ``attacker`` and ``judge`` are
+    target specs like a deployment's; the judge runs at temperature 0.
+    ``elicitations``: the tier of the winning prompts and transcripts in the
+    bundle, ``restricted`` (encrypted to the participants) or ``withheld``
+    (committed to, never disclosed).
+    """
+
+    attack: Literal["pair", "tap", "crescendo"]
+    params: dict[str, Any] = Field(default_factory=dict)
+    budget: dict[str, int] = Field(default_factory=dict)
+    seed: int = 0
+    prompts_version: str = "1"
+    attacker: dict[str, Any]
+    judge: dict[str, Any]
+    suite: str = "jailbreak"
+    elicitations: Literal["restricted", "withheld"] = "restricted"
+
+    def spec_dict(self) -> dict[str, Any]:
+        """The fields of ``AttackSpec.from_dict``."""
+        return {"attack": self.attack, "params": dict(self.params), "budget": dict(self.budget), "seed": self.seed,
+                "prompts_version": self.prompts_version}
+
+
 class Sampling(Strict):
     temperature: float | None = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(512, ge=1)
@@ -139,6 +167,8 @@ class Protocol(Strict):
     allow_self_evaluation: bool = False
     #: A judge model grading beside the rules (optional; left out of the canonical form when absent).
     judge: JudgeSpec | None = None
+    #: An adaptive attack run in every direction (optional; left out of the canonical form when absent).
+    attack: AttackPin | None = None
 
     @field_validator("participants")
     @classmethod
@@ -159,7 +189,7 @@ class Protocol(Strict):
     @model_serializer(mode="wrap")
     def _omit_empty_additions(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
-        for name in ("graders", "allow_self_evaluation", "judge"):  # added after 0.1.0: absent unless set
+        for name in ("graders", "allow_self_evaluation", "judge", "attack"):  # added after 0.1.0: absent unless set
             if not data.get(name):
                 data.pop(name, None)
         return data

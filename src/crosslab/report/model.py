@@ -15,6 +15,7 @@ from collections import Counter
 from itertools import combinations
 from typing import Any, Literal
 
+from crosslab.attacks import ASR_MEANING
 from crosslab.core.outcome import by_category
 from crosslab.core.version import __version__
 from crosslab.report.bundle_view import BundleView
@@ -175,7 +176,32 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
         "views": _views(view),
         "outcomes": _outcomes(view),
         "examples": _examples(view, tiers, excerpt) if view.verified else [],
+        "adaptive_attack": _adaptive(view) if view.verified else None,
     }
+
+
+def _adaptive(view: BundleView) -> dict[str, Any] | None:
+    """The bundle's adaptive attack, counts and rates only (the statement's ``attack`` block), or None.
+
+    Shown apart from the static jailbreak metrics: the two answer different
+    questions (known tricks, one query each, vs an iterating attacker under a
+    per-role query budget), so each is stated with its own budget.
+    """
+    block = view.predicate.get("attack")
+    if not isinstance(block, dict):
+        return None
+    spec, summary = block.get("spec") or {}, block.get("summary") or {}
+    static = [r for r in view.predicate.get("runs", []) if r.get("suite") == block.get("suite")]
+    queries = {role: {"median": q.get("median"), "interval": q.get("interval")}
+               for role, q in (summary.get("queries_to_first_success") or {}).items()}
+    return {"attack": spec.get("attack"), "params": spec.get("params"), "seed": spec.get("seed"),
+            "budget": block.get("budget"), "suite": block.get("suite"), "spec_digest": block.get("spec_digest"),
+            "behaviours": summary.get("behaviours"), "n": summary.get("n"), "errors": summary.get("errors"),
+            "successes": summary.get("successes"), "asr_at_budget": summary.get("asr_at_budget"),
+            "by_harm": summary.get("by_harm") or {}, "queries_to_first_success": queries,
+            "elicitations": (block.get("elicitations") or {}).get("tier"),
+            "static_budget": {"epochs": static[0].get("epochs"), "n_items": static[0].get("items")} if static else None,
+            "meaning": ASR_MEANING}
 
 
 def _scores(view: BundleView) -> RunOutcomes:

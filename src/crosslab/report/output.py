@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from crosslab.attacks import BehaviourResult
+from crosslab.bundle.attack_block import elicitation_texts
 from crosslab.core.atomic import write_atomically
+from crosslab.disclosure.commitments import open_disclosure
 from crosslab.core.errors import CrosslabError
 from crosslab.disclosure.leakscan import scan_files
 from crosslab.suites.registry import installed_sensitive
@@ -25,9 +30,27 @@ def render_files(data: dict[str, Any], stem: str, formats: list[str] | tuple[str
     return {f"{stem}.{fmt}": renderers[fmt]() for fmt in formats}
 
 
-def check_public(files: dict[str, bytes], extra_items: list[Item] | None = None) -> None:
-    """The leak scan over reports about to be published, against every installed suite's items."""
-    hits = scan_files(files, installed_sensitive(extra_items or []))
+def attack_texts(bundle: Path) -> list[str]:
+    """The adaptive attack's elicitations kept beside a bundle (``<bundle>.private/attack.jsonl``, the
+    evaluator's copy): what a public report must not carry. Empty when there is none."""
+    path = bundle.with_name(bundle.name + ".private") / "attack.jsonl"
+    if not path.is_file():
+        return []
+    results = []
+    for line in path.read_bytes().splitlines():
+        _salt, value = open_disclosure(orjson.loads(line)["d"])
+        results.append(BehaviourResult.from_dict(value))
+    return elicitation_texts(results)
+
+
+def check_public(files: dict[str, bytes], extra_items: list[Item] | None = None,
+                 extra_texts: list[str] | None = None) -> None:
+    """The leak scan over reports about to be published, against every installed suite's items and
+    ``extra_texts`` (adaptive attack elicitations, ``attack_texts``)."""
+    sensitive = installed_sensitive(extra_items or [])
+    if extra_texts:
+        sensitive = sensitive.with_texts("adaptive attack elicitation", extra_texts)
+    hits = scan_files(files, sensitive)
     if hits:
         raise LeakError(f"leak scan: {len(hits)} hit(s), report not written; first: {hits[0]}")
 

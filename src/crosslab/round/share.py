@@ -16,17 +16,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from crosslab.attacks import AttackSpec, behaviours_from_items
+from crosslab.bundle.attack_block import AttackEvidence
 from crosslab.bundle.writer import write_bundle
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.journal import Journal
 from crosslab.run.judged import JudgeConfig
+from crosslab.run.attack import (AttackRunConfig, AttackRunError, execute_attack, open_or_create, preflight_roles,
+                                 roles_from)
 from crosslab.run.session import RunConfig, execute_run, preflight
 from crosslab.suites.pins import pin_mismatches, pinned_items
-from crosslab.protocol.rounds import Direction, agreed_deployment, agreed_judge, directions
+from crosslab.protocol.rounds import Direction, agreed_attack_roles, agreed_deployment, agreed_judge, directions
 from crosslab.protocol.schema import Protocol
 from crosslab.protocol.signing import verify_protocol
 from crosslab.suites.registry import all_environments, items_digest
+from crosslab.targets.base import Target
 from crosslab.targets.registry import create_target
 
 #: (direction, suite name, record) after each sample.
@@ -45,6 +50,22 @@ def check_ready(protocol: Protocol, envelope: dict | None) -> None:
     problems = pin_mismatches(protocol)
     if problems:
         raise RoundError("pinned suites differ from the installed ones: " + "; ".join(problems))
+    attack_spec(protocol)
+
+
+def attack_spec(protocol: Protocol) -> AttackSpec | None:
+    """The protocol's adaptive attack as a strict spec (unknown or bad parameters are errors), or None."""
+    pin = protocol.attack
+    if pin is None:
+        return None
+    if pin.suite not in [p.name for p in protocol.suites]:
+        raise RoundError(f"the protocol's attack runs on suite {pin.suite!r}, which the protocol does not pin")
+    try:
+        spec = AttackSpec.from_dict(pin.spec_dict())
+        agreed_attack_roles(protocol)
+    except (ValueError, TypeError) as exc:
+        raise RoundError(f"the protocol's attack: {exc}") from None
+    return spec
 
 
 @dataclass
@@ -55,6 +76,8 @@ class DirectionResult:
     samples: int = 0
     errors: int = 0
     skipped: int = 0
+    attack: Path | None = None  # the adaptive attack's run directory, when the protocol pins one
+    attack_errors: int = 0  # behaviours whose attack ended in an error
 
 
 def _open_or_create(run_dir: Path, config: RunConfig) -> Journal:
@@ -110,11 +133,12 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
             records = list(journal.records())
             result.samples += len(records)
             result.errors += sum(1 for r in records if r["status"] == "error")
-        if result.errors and not allow_errors:
+        evidence = await _attack(protocol, base / "adaptive", target, cache, check_first, result)
+        if (result.errors or result.attack_errors) and not allow_errors:
             return result
         if not bundle.exists():
             write_bundle(bundle, journals=journals, protocol=protocol, protocol_envelope=envelope,
-                         direction=direction, signing_key=signing_key)
+                         direction=direction, signing_key=signing_key, attack=evidence)
         result.bundle = bundle
     finally:
         await target.aclose()
@@ -123,6 +147,37 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
         for journal in journals:
             journal.close()
     return result
+
+
+async def _attack(protocol: Protocol, run_dir: Path, target: Target, cache: ResponseCache | None,
+                  check_first: bool, result: DirectionResult) -> AttackEvidence | None:
+    """Run (or resume) the protocol's adaptive attack on the direction's deployment (crosslab.run.attack)."""
+    spec = attack_spec(protocol)
+    if spec is None or protocol.attack is None:
+        return None
+    pin = next(p for p in protocol.suites if p.name == protocol.attack.suite)
+    deployments = {"target": target.deployment, **agreed_attack_roles(protocol)}
+    behaviours = behaviours_from_items(pinned_items(pin), tier=protocol.attack.elicitations)
+    config = AttackRunConfig(spec, deployments, behaviours, {"suite": pin.name})
+    made = {target.deployment.digest: target}
+    for role in ("attacker", "judge"):
+        if deployments[role].digest not in made:
+            made[deployments[role].digest] = create_target(deployments[role])
+    roles = roles_from({role: made[d.digest] for role, d in deployments.items()})
+    try:
+        if check_first:
+            await preflight_roles(roles)
+        open_or_create(run_dir, config)
+        results = await execute_attack(config, run_dir, roles, cache=cache, price=None)
+    except AttackRunError as exc:
+        raise RoundError(str(exc)) from None
+    finally:
+        for digest, made_target in made.items():
+            if digest != target.deployment.digest:
+                await made_target.aclose()
+    result.attack = run_dir
+    result.attack_errors = sum(r.status == "error" for r in results)
+    return AttackEvidence(spec, roles.identities(), pin.name, protocol.attack.elicitations, results)
 
 
 def samples_per_direction(protocol: Protocol) -> int:
