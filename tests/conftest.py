@@ -37,8 +37,10 @@ def cache_dir(tmp_path: Path) -> Path:
 
 #: The longest test files (seconds on 2 cores: the demo ~260, the SmolLM2 judge ~50, ...), started first:
 #: with one file per xdist worker, a long file that starts last decides the whole suite's wall time.
-LONGEST_FIRST = ("test_demo.py", "test_judge_smollm2.py", "test_suite_scheming.py", "test_compare_cli.py",
-                 "test_round.py", "test_registry.py")
+LONGEST_FIRST = ("test_judge_smollm2.py", "test_attack_smollm2.py", "test_demo.py", "test_suite_scheming.py",
+                 "test_registry_participation.py", "test_round.py", "test_evidence_summary.py",
+                 "test_evidence_compare.py", "test_compare_cli.py", "test_evidence.py", "test_evidence_tamper.py",
+                 "test_registry.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

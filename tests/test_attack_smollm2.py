@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def test_pair_with_smollm2_attacker_and_target_over_http(tmp_path: Path):
     with llama_server(tmp_path) as url:
-        args = ["run", "--suite", "jailbreak", "--attack", "pair", "--limit", "2", "--no-cache", "-q",
+        args = ["run", "--suite", "jailbreak", "--attack", "pair", "--limit", "1", "--no-cache", "-q",
                 "--out", str(tmp_path / "runs"), "--concurrency", "1",
                 "--target", "openai:smollm2", "--base-url", url + "/v1", "--max-tokens", "64",
                 "--attacker", "openai:smollm2", "--attacker-base-url", url + "/v1",
@@ -35,11 +35,11 @@ def test_pair_with_smollm2_attacker_and_target_over_http(tmp_path: Path):
                 "--attack-param", "budget.judge=4"]
         started = time.monotonic()
         result = run_cli(*args, timeout=900)
-        print(f"SmolLM2 PAIR, 2 behaviours: {time.monotonic() - started:.0f} s")
+        print(f"SmolLM2 PAIR, 1 behaviour: {time.monotonic() - started:.0f} s")
         assert result.returncode == 0, result.stderr
         [run_dir] = (tmp_path / "runs").iterdir()
         outcomes = read_outcomes(run_dir / ATTACK_DIR)
-        assert len(outcomes) == 2 and all(o["status"] == "ok" for o in outcomes)
+        assert len(outcomes) == 1 and all(o["status"] == "ok" for o in outcomes)
         attacker = [o["accounting"]["attacker"] for o in outcomes]
         assert all(a["queries"] == a["sent"] >= 1 for a in attacker)  # every attacker call went over HTTP
         assert all(o["queries"]["target"] <= 2 and o["queries"]["judge"] <= 4 for o in outcomes)

@@ -22,8 +22,8 @@ def no_runs(out: Path) -> bool:
 @pytest.mark.parametrize("args, needles", [
     (["--target", "foo:bar"], ["unknown provider 'foo'"]),
     (["--target", "gpt-4o"], ["provider:model"]),
-    (["--target", "openai:gpt-4o-mini"], ["set OPENAI_API_KEY"]),
-    (["--target", "anthropic:claude-sonnet-4-0"], ["set ANTHROPIC_API_KEY"]),
+    (["--target", "openai:gpt-4o-mini"], ["OPENAI_API_KEY is not set"]),
+    (["--target", "anthropic:claude-sonnet-4-0"], ["ANTHROPIC_API_KEY is not set"]),
     (["--target", "google:gemini-2.5-flash"], ["GOOGLE_API_KEY or GEMINI_API_KEY"]),
     (["--target", "local:/nonexistent/model.gguf"], ["local model file not found"]),
     (["--target", "baseline:sometimes"], ["unknown baseline"]),

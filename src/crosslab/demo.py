@@ -77,13 +77,18 @@ class DemoResult:
     evidence: DemoEvidence | None = None  # each lab's evidence package, cosigned by two witnesses, verified
 
 
-def demo_suites(full: bool) -> list[dict[str, Any]]:
-    """The four categories' suites (whatever is installed), with quick subsets unless ``full``."""
+def demo_suites(full: bool, per_suite: int | None = None) -> list[dict[str, Any]]:
+    """The four categories' suites (whatever is installed), with quick subsets unless ``full``.
+
+    ``per_suite`` caps each quick subset (a shorter look; the tests use it to keep the suite's time).
+    """
     installed = set(suite_names())
     chosen = [name for name in QUICK if name in installed] or ["smoke"]
     pins = []
     for name in chosen:
         subset = None if full else QUICK.get(name)
+        if subset is not None and per_suite is not None:
+            subset = min(subset, per_suite)
         pin: dict[str, Any] = {"name": name, "digest": pin_digest(name, subset), "epochs": 1}
         if subset is not None:
             pin["subset"] = subset
@@ -91,7 +96,7 @@ def demo_suites(full: bool) -> list[dict[str, Any]]:
     return pins
 
 
-def _protocol_document(full: bool) -> dict[str, Any]:
+def _protocol_document(full: bool, per_suite: int | None = None) -> dict[str, Any]:
     local = {"provider": "local", "model": "smollm2"}
     return {
         "title": "Aurora Labs and Borealis AI evaluate each other (crosslab demo)",
@@ -102,7 +107,7 @@ def _protocol_document(full: bool) -> dict[str, Any]:
                 {"name": "b-prod", "target": {**local, "system_prefix": SAFETY_PROMPT}},
                 {"name": "b-prev", "target": dict(local)}]},
         ],
-        "suites": demo_suites(full),
+        "suites": demo_suites(full, per_suite),
         "sampling": {"temperature": 0.0, "max_tokens": MAX_TOKENS, "seed": 0},
         "disclosure": {"public": ["public"], "partners": ["public", "restricted"], "public_excerpt_chars": 240},
         "review_window_days": 14,
@@ -111,7 +116,7 @@ def _protocol_document(full: bool) -> dict[str, Any]:
     }
 
 
-def prepare(out: Path, full: bool, say: Progress) -> tuple[Path, Keystore, Path]:
+def prepare(out: Path, full: bool, say: Progress, per_suite: int | None = None) -> tuple[Path, Keystore, Path]:
     """Keys, the protocol and both signatures (each reused when already there)."""
     store = Keystore(out / "keystore")
     keys = out / "keys"
@@ -126,7 +131,7 @@ def prepare(out: Path, full: bool, say: Progress) -> tuple[Path, Keystore, Path]
         shutil.copy(keys / f"{lab}.identity.json", trusted)
     path = out / "protocol.yaml"
     if not path.exists():
-        path.write_text(yaml.safe_dump(_protocol_document(full), sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.safe_dump(_protocol_document(full, per_suite), sort_keys=False), encoding="utf-8")
         say(f"protocol: wrote {path}")
     protocol = load_protocol(path)
     envelope = read_envelope(envelope_path(path))
@@ -143,11 +148,11 @@ def prepare(out: Path, full: bool, say: Progress) -> tuple[Path, Keystore, Path]
     return path, store, trusted
 
 
-def run_demo(out: Path, *, full: bool = False, say: Progress = print,
+def run_demo(out: Path, *, full: bool = False, per_suite: int | None = None, say: Progress = print,
              on_record: SampleProgress | None = None,
              on_direction: Callable[[Direction, int], None] | None = None) -> DemoResult:
     out.mkdir(parents=True, exist_ok=True)
-    path, store, trusted = prepare(out, full, say)
+    path, store, trusted = prepare(out, full, say, per_suite)
     protocol = load_protocol(path)
     envelope = read_envelope(envelope_path(path))
     assert envelope is not None

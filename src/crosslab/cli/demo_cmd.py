@@ -19,9 +19,14 @@ def demo(
     = Path("crosslab-demo"),
     full: Annotated[bool, typer.Option("--full", help="Whole suites instead of the quick profile (much longer).")]
     = False,
+    per_suite: Annotated[int | None, typer.Option(min=1, help="At most this many items of each suite: a shorter "
+                                                  "look than the quick profile (6-20 per suite).")] = None,
 ) -> None:
     """Two labs, keys, a signed protocol, both directions on SmolLM2, bundles, review, verification, reports."""
     from crosslab.demo import run_demo
+
+    if full and per_suite is not None:
+        fail("--full and --per-suite: choose one (whole suites, or at most N items of each)")
     from crosslab.engine.caller import SampleError
 
     started = time.perf_counter()
@@ -32,7 +37,7 @@ def demo(
 
     try:
         with progress:
-            result = run_demo(out, full=full, say=say, on_record=progress.record, on_direction=progress.start)
+            result = run_demo(out, full=full, per_suite=per_suite, say=say, on_record=progress.record, on_direction=progress.start)
     except SampleError as exc:
         fail(f"the embedded model did not answer ({exc.kind}): {exc}", code=1)
     except (RuntimeError, ValueError, OSError) as exc:
