@@ -204,7 +204,14 @@ class TransparencyLog:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """PATH(index, D[size]), bottom-up (RFC 9162 §2.1.3.1), for 0 <= index < size <= current size."""
-        return self.inclusion(index, size)[1]
+        self._serving()
+        size = self._committed(size, 1)
+        _check_range("leaf index", index, 0, size - 1)
+        return self._path(index, size)
+
+    def _path(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]) from the held tree; the caller has checked both are committed and in range."""
+        return [range_hash(lo, hi, self._memory) for lo, hi in inclusion_ranges(index, size)]
 
     def inclusion(self, index: int, size: int | None = None) -> tuple[int, list[bytes], bytes, bytes]:
         """(size, PATH(index, D[size]), MTH(D[size]), entry): what a proof request needs.
@@ -216,8 +223,7 @@ class TransparencyLog:
         self._serving()
         size = self._committed(size, 1)
         _check_range("leaf index", index, 0, size - 1)
-        proof = [range_hash(lo, hi, self._memory) for lo, hi in inclusion_ranges(index, size)]
-        return size, proof, self.root(size), self._memory.entry(self.engine, index)
+        return size, self._path(index, size), self.root(size), self._memory.entry(self.engine, index)
 
     def held_inclusion(self, index: int, size: int) -> tuple[int, list[bytes], bytes, bytes] | None:
         """``inclusion(index, size)`` when memory holds all it needs, else None: safe on an event loop.
@@ -231,7 +237,7 @@ class TransparencyLog:
         root = self._roots.get(size)
         if entry is None or root is None:
             return None
-        return size, [range_hash(lo, hi, self._memory) for lo, hi in inclusion_ranges(index, size)], root, entry
+        return size, self._path(index, size), root, entry
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """PROOF(old, D[new]), bottom-up (RFC 9162 §2.1.4.1), for 0 <= old <= new <= current size."""
