@@ -18,22 +18,14 @@ from conftest import run_cli
 from crosslab.evidence import EvidenceError, Trust, decode_package, encode_package, verify_package
 from crosslab.transparency import LogKey, WitnessKey
 from crosslab.transparency.note import split_note
-from tests.support.databases import postgres_database
-from tests.support.evidence_world import Server, build_round, cosign, publish, relogged
+from tests.support.evidence_world import cosign, published_round, relogged, two_witnesses
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("evidence")
-    world = build_round(root / "round")
-    with postgres_database("crosslab_evidence") as url:
-        server = Server(url, root / "registry")
-        try:
-            publish(server, world)
-            yield {**world, "server": server, "tmp": root,
-                   "witnesses": [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]}
-        finally:
-            server.stop()
+    with published_round(root) as (world, server):
+        yield {**world, "server": server, "tmp": root, "witnesses": two_witnesses()}
 
 
 def pack_cli(published: dict, vendor: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -21,11 +21,9 @@ import pytest
 
 from crosslab.evidence import EvidenceError, EvidencePackage, PackagedEntry, Trust, decode_package, encode_package
 from crosslab.evidence import verify_package
-from tests.support.databases import postgres_database
-from tests.support.evidence_world import Server, build_round, cosign, publish, relogged
+from tests.support.evidence_world import cosign, published_round, relogged, two_witnesses
 
 from conftest import run_cli
-from crosslab.transparency import WitnessKey
 
 CHEAP = 1150  # edits caught before any bundle is re-verified
 DEEP = 50  # edits by someone holding the log key: caught by the bundle verifier
@@ -35,21 +33,15 @@ JUNK = (b"{", b"}", b'"', b"\\", b"\n", b"\x00", b"\xff", b" ", b",", b"[]", b'"
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("evidence-tamper")
-    world = build_round(root / "round")
-    with postgres_database("crosslab_evidence") as url:
-        server = Server(url, root / "registry")
-        try:
-            publish(server, world)
-            path = root / "lab-b.evidence"
-            done = run_cli("evidence", "pack", "--registry", server.url, "--vendor", "lab-b", "--out", str(path),
-                           "--quiet")
-            assert done.returncode == 0, done.stderr
-            witnesses = [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]
-            data = cosign(path.read_bytes(), *witnesses)
-            trust = Trust.parse(server.log_key.verifier_key(), [w.verifier_key() for w in witnesses])
-            yield {"data": data, "trust": trust, "published": {"server": server, "witnesses": witnesses}}
-        finally:
-            server.stop()
+    with published_round(root) as (_, server):
+        path = root / "lab-b.evidence"
+        done = run_cli("evidence", "pack", "--registry", server.url, "--vendor", "lab-b", "--out", str(path),
+                       "--quiet")
+        assert done.returncode == 0, done.stderr
+        witnesses = two_witnesses()
+        data = cosign(path.read_bytes(), *witnesses)
+        trust = Trust.parse(server.log_key.verifier_key(), [w.verifier_key() for w in witnesses])
+        yield {"data": data, "trust": trust, "published": {"server": server, "witnesses": witnesses}}
 
 
 def _flip(data: bytes, rng: random.Random) -> bytes:

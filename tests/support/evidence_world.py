@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -142,6 +143,24 @@ def publish_second_protocol(server: Server, world: dict) -> None:
 _WORLDS: dict[str, dict] = {}
 
 
+@contextmanager
+def published_round(root: Path) -> Iterator[tuple[dict, Server]]:
+    """``build_round`` under ``root``, published to a registry on a fresh PostgreSQL database: (world, server)."""
+    world = build_round(root / "round")
+    with postgres_database("crosslab_evidence") as url:
+        server = Server(url, root / "registry")
+        try:
+            publish(server, world)
+            yield world, server
+        finally:
+            server.stop()
+
+
+def two_witnesses() -> list[WitnessKey]:
+    """Two fresh witness keys, as two independent witnesses would hold them."""
+    return [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]
+
+
 @pytest.fixture(scope="session")
 def evidence_world(tmp_path_factory, request) -> dict:
     """The round, the second protocol, and one package per lab cosigned by two witnesses; built once a session.
@@ -153,20 +172,12 @@ def evidence_world(tmp_path_factory, request) -> dict:
     from crosslab.evidence import Trust
 
     root = tmp_path_factory.mktemp("evidence-world")
-    world = build_round(root / "round")
-    database = ExitStack()
-    url = database.enter_context(postgres_database("crosslab_evidence"))
-    server = Server(url, root / "registry")
-
-    def stop() -> None:
-        server.stop()
-        database.close()
-        _WORLDS.clear()
-
-    request.addfinalizer(stop)
-    publish(server, world)
+    held = ExitStack()
+    request.addfinalizer(held.close)
+    request.addfinalizer(_WORLDS.clear)
+    world, server = held.enter_context(published_round(root))
     publish_second_protocol(server, world)
-    witnesses = [WitnessKey.generate("witness-1.example"), WitnessKey.generate("witness-2.example")]
+    witnesses = two_witnesses()
     packages = {}
     for lab in ("lab-a", "lab-b", "lab-c"):
         path = root / f"{lab}.evidence"
