@@ -20,9 +20,8 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 from conftest import run_cli
-from support.smoke_round import PROTOCOL, smoke_round
+from tests.support.smoke_round import PROTOCOL, run_and_bundle, signed_protocol, smoke_round
 
 from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.bundle.verify import verify_bundle
@@ -54,6 +53,8 @@ def check_eee_shape(record: dict[str, Any]) -> None:
         assert all(k in result for k in EEE_RESULT_REQUIRED)
         assert isinstance(result["metric_config"]["lower_is_better"], bool)
         assert isinstance(result["score_details"]["score"], (int, float))
+
+
 JUDGE = {"target": {"provider": "openai", "model": "judge-x", "base_url": "http://127.0.0.1:9/v1"}, "mode": "both"}
 
 
@@ -63,19 +64,9 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root, env = made["root"], made["env"]
     spec = {**PROTOCOL, "title": "A evaluates itself", "allow_self_evaluation": True, "judge": JUDGE,
             "suites": [{"name": "hallucination", "digest": get_suite("hallucination").content_digest()}]}
-    protocol = root / "self.yaml"
-    protocol.write_text(yaml.safe_dump(spec))
-    for lab in ("lab-a", "lab-b"):
-        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
-    runs = root / "self-runs"
-    ran = run_cli("run", "--suite", "hallucination", "--target", "baseline:refuse-all", "--out", str(runs),
-                  "--no-cache", "--quiet")
-    assert ran.returncode == 0, ran.stderr
-    [run_dir] = list(runs.iterdir())
-    bundle = root / "self-bundle"
-    done = run_cli("bundle", "create", str(run_dir), "--protocol", str(protocol), "--as", "lab-a",
-                   "--evaluated", "lab-a", "--deployment", "a-prod", "--out", str(bundle), env=env)
-    assert done.returncode == 0, done.stderr
+    protocol = signed_protocol(root / "self.yaml", spec, env)
+    _, bundle = run_and_bundle(root, env, protocol, suite="hallucination", target="baseline:refuse-all",
+                               evaluated="lab-a", deployment="a-prod", runs="self-runs", out="self-bundle")
     return {**made, "self_bundle": bundle}
 
 

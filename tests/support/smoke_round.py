@@ -35,22 +35,33 @@ def smoke_round(root: Path) -> dict[str, Any]:
     for lab in ("lab-a", "lab-b", "lab-c"):
         assert run_cli("keys", "new", lab, "--name", lab.upper(), "--out", str(keys), env=env).returncode == 0
     spec = {**PROTOCOL, "suites": [{"name": "smoke", "digest": get_suite("smoke").content_digest()}]}
-    protocol = root / "protocol.yaml"
-    protocol.write_text(yaml.safe_dump(spec))
-    for lab in ("lab-a", "lab-b"):
-        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
-    runs = root / "runs"
-    result = run_cli("run", "--suite", "smoke", "--target", "baseline:comply-all", "--out", str(runs),
-                     "--no-cache", "--quiet")
-    assert result.returncode == 0, result.stderr
-    [run_dir] = list(runs.iterdir())
-    bundle = root / "bundle"
-    made = run_cli("bundle", "create", str(run_dir), "--protocol", str(protocol), "--as", "lab-a",
-                   "--evaluated", "lab-b", "--deployment", "b-prod", "--out", str(bundle), env=env)
-    assert made.returncode == 0, made.stderr
+    protocol = signed_protocol(root / "protocol.yaml", spec, env)
+    run_dir, bundle = run_and_bundle(root, env, protocol, suite="smoke", target="baseline:comply-all",
+                                     evaluated="lab-b", deployment="b-prod", runs="runs", out="bundle")
     trusted = keys / "trusted"
     trusted.mkdir()
     for lab in ("lab-a", "lab-b"):
         shutil.copy(keys / f"{lab}.identity.json", trusted)
     return {"root": root, "env": env, "protocol": protocol, "spec": spec, "run": run_dir, "bundle": bundle,
             "keys": trusted, "all_keys": keys, "keystore": keystore}
+
+
+def signed_protocol(path: Path, spec: dict[str, Any], env: dict[str, str]) -> Path:
+    """``spec`` written to ``path`` and signed by lab-a and lab-b, through the CLI."""
+    path.write_text(yaml.safe_dump(spec))
+    for lab in ("lab-a", "lab-b"):
+        assert run_cli("protocol", "sign", str(path), "--as", lab, env=env).returncode == 0
+    return path
+
+
+def run_and_bundle(root: Path, env: dict[str, str], protocol: Path, *, suite: str, target: str, evaluated: str,
+                   deployment: str, runs: str, out: str) -> tuple[Path, Path]:
+    """One run of ``suite`` on ``target`` under ``root/runs``, bundled by lab-a at ``root/out``: (run, bundle)."""
+    result = run_cli("run", "--suite", suite, "--target", target, "--out", str(root / runs), "--no-cache", "--quiet")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = list((root / runs).iterdir())
+    bundle = root / out
+    made = run_cli("bundle", "create", str(run_dir), "--protocol", str(protocol), "--as", "lab-a",
+                   "--evaluated", evaluated, "--deployment", deployment, "--out", str(bundle), env=env)
+    assert made.returncode == 0, made.stderr
+    return run_dir, bundle
