@@ -12,6 +12,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# One llama.cpp thread per local model in the tests (CLI subprocesses inherit it): the suite runs on
+# every core already, and llama.cpp's spinning OpenMP team slows several-fold when it shares them.
+os.environ.setdefault("CROSSLAB_LLAMA_THREADS", "1")
+
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,12 +39,15 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
-#: The longest test files (seconds on 2 cores: the demo ~260, the SmolLM2 judge ~50, ...), started first:
-#: with one file per xdist worker, a long file that starts last decides the whole suite's wall time.
-LONGEST_FIRST = ("test_judge_smollm2.py", "test_attack_smollm2.py", "test_demo.py", "test_suite_scheming.py",
-                 "test_registry_participation.py", "test_round.py", "test_evidence_summary.py",
-                 "test_evidence_compare.py", "test_compare_cli.py", "test_evidence.py", "test_evidence_tamper.py",
-                 "test_registry.py")
+#: The longest test files (seconds of one worker on 2 cores, measured in a full run: the demo ~230, the evidence
+#: worlds 60-110 each, the SmolLM2 judge and attack ~75, ...), started first: with one file per xdist worker, a
+#: long file that starts last decides the whole suite's wall time. pyproject's --no-loadscope-reorder keeps
+#: this order (xdist would otherwise start the files with the most tests first).
+LONGEST_FIRST = ("test_demo.py", "test_evidence.py", "test_evidence_compare.py", "test_tier2_mcp.py",
+                 "test_registry_participation.py", "test_judge_smollm2.py", "test_evidence_summary.py",
+                 "test_attack_smollm2.py", "test_registry.py", "test_evidence_tamper.py", "test_compare_cli.py",
+                 "test_round.py", "test_attack_protocol.py", "test_suite_scheming.py", "test_bundle.py",
+                 "test_interop_inspect.py", "test_witness.py", "test_attack_compare.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -188,3 +188,84 @@ def test_an_unknown_attack_name_is_a_protocol_error(keys: dict, tmp_path: Path):
 def test_old_bundles_still_verify_unchanged():
     result = verify_bundle(FIXTURES / BUNDLES[0], pinned(), partner_identity=borealis_age())
     assert result.format_version == "1.0" and result.stubs == 58 and TRUSTED.is_dir()
+
+
+@pytest.fixture(scope="module")
+def attack_bundle(keys: dict, tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("attack-bundle")
+    protocol = signed_round(keys, tmp, ATTACK)
+    result = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(tmp / "round"), "--no-cache",
+                     "--quiet", env=keys["env"])
+    assert result.returncode == 0, result.stderr
+    return tmp / "round" / "lab-a-on-lab-b-b-prod" / "bundle"
+
+
+def resigned_by_evaluator(keys: dict, bundle: Path, tmp: Path, edit) -> Path:
+    """A copy of the bundle whose statement its evaluator (lab-a) edited and signed again: what a cheat can do."""
+    from crosslab.attest.dsse import dump_envelope
+    from crosslab.attest.intoto import sign_statement
+    from crosslab.identity.keystore import Keystore
+
+    copy = tmp / "cheat"
+    shutil.copytree(bundle, copy)
+    (copy / layout.RESPONSE).unlink(missing_ok=True)
+    stmt = orjson.loads(base64.b64decode(orjson.loads((copy / layout.STATEMENT).read_bytes())["payload"]))
+    edit(stmt["predicate"])
+    key = Keystore(keys["root"] / "keystore").signing_key("lab-a")
+    keyid = load_identity(keys["root"] / "keys" / "lab-a.identity.json").signing_key.keyid
+    (copy / layout.STATEMENT).write_bytes(dump_envelope(sign_statement(stmt, key, keyid)))
+    return copy
+
+
+def _set(path: str, value):
+    def edit(pred: dict) -> None:
+        *parents, last = path.split(".")
+        node = pred["attack"]
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value(node[last]) if callable(value) else value
+    return edit
+
+
+DELETE = object()
+
+
+def test_an_honest_attack_block_verifies_and_its_summary_is_recomputed(keys: dict, attack_bundle: Path):
+    trusted = {lab: load_identity(keys["root"] / "keys" / f"{lab}.identity.json") for lab in ("lab-a", "lab-b")}
+    report = verify_bundle(attack_bundle, trusted)
+    assert report.attack == predicate(attack_bundle)["attack"]["summary"] and report.attack["behaviours"] == 3
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (_set("summary.successes", lambda v: v + 1), "summary successes is not what the rows give"),
+    (_set("summary.asr_at_budget", lambda v: {**v, "estimate": 0.0}), "summary asr_at_budget is not what the rows give"),
+    (_set("results.0.success", lambda v: not v), "summary"),  # rows changed under the summary
+    (_set("results.0.queries", {"target": -1, "attacker": 0, "judge": 0}), "row 0: queries must be"),
+    (_set("results.0.harm", None), "row 0: status, success or harm has the wrong type"),
+    (_set("spec.seed", 2), "spec seed is 2, the protocol pins 1"),
+    (_set("spec.budget", lambda v: {**v, "target": 60}), "spec budget.target is 60, the protocol pins 6"),
+    (_set("spec.params", lambda v: {**v, "keep_last": 9}), "spec_digest is not the digest of the spec"),
+    (_set("suite", "smoke"), "suite 'smoke', the protocol pins 'jailbreak'"),
+    (_set("elicitations", {"tier": "public"}), "elicitations tier 'public', the protocol pins 'restricted'"),
+    (_set("roles.target.digest", "0" * 64), "the attacked target is not the evaluated deployment"),
+])
+def test_an_evaluator_who_resigns_a_doctored_attack_block_is_caught(keys: dict, attack_bundle: Path, tmp_path: Path,
+                                                                    edit, message: str):
+    cheat = resigned_by_evaluator(keys, attack_bundle, tmp_path, edit)
+    trusted = {lab: load_identity(keys["root"] / "keys" / f"{lab}.identity.json") for lab in ("lab-a", "lab-b")}
+    with pytest.raises(VerificationError, match="attack block: .*" + message.replace("(", r"\(").replace(")", r"\)")):
+        verify_bundle(cheat, trusted)
+
+
+def test_an_attack_block_dropped_or_added_against_the_protocol_is_caught(keys: dict, attack_bundle: Path,
+                                                                       tmp_path: Path):
+    trusted = {lab: load_identity(keys["root"] / "keys" / f"{lab}.identity.json") for lab in ("lab-a", "lab-b")}
+    cheat = resigned_by_evaluator(keys, attack_bundle, tmp_path, lambda pred: pred.pop("attack"))
+    with pytest.raises(VerificationError, match="attack block: missing, but the protocol pins an adaptive attack"):
+        verify_bundle(cheat, trusted)
+    result = run_cli("verify", str(cheat), "--keys", str(keys["root"] / "keys"))
+    assert result.returncode != 0 and "attack block: missing" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -9,7 +9,6 @@ a file, not a pipe, so a chatty server never blocks.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from crosslab.targets.local_target import resolve_model_path
+from crosslab.targets.local_target import default_threads, resolve_model_path
 
 
 def _free_port() -> int:
@@ -42,7 +41,7 @@ def llama_server(log_dir: Path, *, n_ctx: int = 2048, startup_s: float = 120.0,
     log_path = log_dir / "llama-server.log"
     cmd = [sys.executable, "-c", _SERVE, "--model", str(resolve_model_path("smollm2")),
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", "smollm2",
-           "--n_threads", str(threads or max(1, os.cpu_count() or 1))]
+           "--n_threads", str(threads or default_threads())]
     with log_path.open("w+b") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ROLES = ("target", "attacker", "judge")
+from crosslab.stats.asr import ROLES  # one list of roles, in the lowest layer that needs it
 
 
 @dataclass(frozen=True)

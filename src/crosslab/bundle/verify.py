@@ -31,6 +31,7 @@ from crosslab.attest.dsse import b64decode, load_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import parse_statement, verify_statement
 from crosslab.bundle import layout
+from crosslab.bundle.attack_check import check_attack
 from crosslab.bundle.reader import BundleFiles, printable
 from crosslab.bundle.metrics import MetricDefinition, counts_from_stubs, pass_rate_rows
 from crosslab.core.canonical import digest as canonical_digest
@@ -98,6 +99,9 @@ class VerificationResult:
     #: The evaluator evaluated its own deployment (the protocol allows it): no independent evaluation,
     #: and its countersignature, by the same key, adds no independent review.
     self_evaluation: bool = False
+    #: The adaptive attack's summary, recomputed from its rows and checked against the pinned spec
+    #: (``bundle/attack_check.py``); None when the protocol pins no attack.
+    attack: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result (``crosslab verify --json``)."""
@@ -531,6 +535,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     files[layout.PROTOCOL] = protocol.canonical()
     _check_subjects(files, stmt["subject"], pred, protocol)  # check 4
     _check_claims(pred, protocol)
+    attack = check_attack(pred, protocol)
     _check_age_header(files[layout.RESTRICTED], len(protocol.participants))
     stubs = _check_stubs(files[layout.ITEMS], pred, protocol)  # check 5
     slots = Slots.from_runs(pred["runs"], pred["evaluated"]["target_digest"])
@@ -574,7 +579,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
         withheld_revealed=withheld_revealed, content_checked=content_checked,
         pinned_suites=[p.name for p in protocol.suites],
-        suite_metrics=suite_checks, self_evaluation=self_evaluation)
+        suite_metrics=suite_checks, self_evaluation=self_evaluation, attack=attack)
 
 
 def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> tuple[int, set[int]]:

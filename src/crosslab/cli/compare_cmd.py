@@ -17,10 +17,13 @@ from crosslab.engine.journal import Journal, JournalError
 Opt = typer.Option
 
 
+def _run_dir(run: str, out: Path) -> Path:
+    return Path(run) if Path(run).is_dir() else out / run
+
+
 def _open(run: str, out: Path) -> Journal:
-    run_dir = Path(run) if Path(run).is_dir() else out / run
     try:
-        return Journal.open(run_dir)
+        return Journal.open(_run_dir(run, out))
     except JournalError as exc:
         fail(f"cannot read run {run}: {exc}")
 
@@ -37,11 +40,23 @@ def compare(
     seed: Annotated[int, Opt(help="Bootstrap seed.")] = 0,
     as_json: Annotated[bool, Opt("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Compare two runs of the same items, per category and slice, with paired statistics."""
+    """Compare two runs of the same items, per category and slice, with paired statistics.
+
+    Two adaptive-attack runs (`crosslab run --attack`) of the same spec, attacker
+    and judge compare their targets' ASR at budget, paired by behaviour.
+    """
     from crosslab.results.compare import compare_runs, load_outcomes
+    from crosslab.run.attack import is_attack_run
 
     if correction not in ("holm", "bh"):
         fail(f"--correction must be holm or bh, not {correction!r}")
+    attack_runs = [is_attack_run(_run_dir(r, out)) for r in (run_a, run_b)]
+    if any(attack_runs):
+        if not all(attack_runs):
+            fail("an adaptive-attack run compares only with another attack run "
+                 f"({run_a if attack_runs[0] else run_b} is one, the other is a suite run)")
+        _compare_attacks(_run_dir(run_a, out), _run_dir(run_b, out), alpha, correction, as_json)
+        return
     try:
         a = load_outcomes(_open(run_a, out), grader)
         b = load_outcomes(_open(run_b, out), grader)
@@ -55,6 +70,56 @@ def compare(
         typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return
     _print(result)
+
+
+def _compare_attacks(dir_a: Path, dir_b: Path, alpha: float, correction: str, as_json: bool) -> None:
+    from crosslab.results.attack_compare import NotComparable, compare_attacks, load_attack
+    from crosslab.run.attack import ATTACK_DIR
+
+    runs = []
+    for run_dir in (dir_a, dir_b):
+        try:
+            runs.append(load_attack(run_dir / ATTACK_DIR))
+        except JournalError as exc:
+            fail(f"cannot read attack run {run_dir}: {exc}")
+    a, b = runs
+    if not a.success or not b.success:
+        fail("nothing to compare: one of the attack runs has no finished behaviour")
+    try:
+        result = compare_attacks(a, b, alpha=alpha, correction=correction)  # type: ignore[arg-type]
+    except NotComparable as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        return
+    table = Table(title=f"A = {a.target} ({a.target_digest[:12]})  vs  B = {b.target} ({b.target_digest[:12]}): "
+                        "ASR at budget, lower is more robust")
+    for col in ("harm", "pairs", "A", "B", "A − B", "p", "adj. p", "verdict"):
+        table.add_column(col, justify="left" if col in ("harm", "verdict") else "right")
+    for row in result.rows:
+        d = row.difference
+        table.add_row(row.harm, str(row.n_pairs), _fmt(row.a), _fmt(row.b),
+                      "-" if d is None else f"{d.estimate:+.1%} [{d.low:+.1%}, {d.high:+.1%}]",
+                      "-" if d is None else f"{d.p_value:.3g}",
+                      "-" if row.p_adjusted is None else f"{row.p_adjusted:.3g}", row.verdict)
+    console.print(table)
+    q = result.queries
+    if q["behaviours"]:
+        console.print(f"target queries to first success, on the {q['behaviours']} behaviours both gave way on: "
+                      f"median A {q['a']['median']}, B {q['b']['median']}", soft_wrap=True)
+    secondary = sum(r.difference is not None for r in result.rows[1:])
+    console.print("held fixed: attack spec " + a.fixed["attack spec"][:12] + ", attacker, judge and prompts · "
+                  "the overall row is the primary test"
+                  + (f"; harm rows adjusted among themselves ({'Holm' if correction == 'holm' else 'Benjamini–Hochberg'}"
+                     f", {secondary} rows)" if secondary else "") + f" · alpha {alpha:g}",
+                  soft_wrap=True, highlight=False)
+    notes = []
+    if a.errors or b.errors:
+        notes.append(f"behaviours whose attack ended in an error, left out: A {a.errors}, B {b.errors}")
+    if result.unpaired:
+        notes.append(f"{result.unpaired} behaviours were attacked in only one run and are not paired")
+    for note in notes:
+        console.print(f"[yellow]{note}[/]", soft_wrap=True)
 
 
 def _fmt(iv: Any, rare: Any = None) -> str:

@@ -24,6 +24,7 @@ from crosslab.cli.plain_progress import PlainProgress
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache, default_cache_dir
 from crosslab.engine.caller import SampleError
+from crosslab.engine.breaker import CircuitOpen
 from crosslab.engine.journal import Journal, JournalError
 from crosslab.engine.pacers import pacer_for
 from crosslab.run.session import (
@@ -130,6 +131,9 @@ def run(
                                                 quiet=quiet, check_first=not no_preflight, judge=judge_model))
     except SampleError as exc:
         fail(f"{config.deployment.label} did not answer a test call ({exc.kind}): {exc}", code=1)
+    except CircuitOpen as exc:
+        fail(f"{config.deployment.label}: {exc}. Finished samples are saved; when it is back, resume with: "
+             f"crosslab run --resume {opened[0].path.parent}", code=1)
     except KeyboardInterrupt:
         if opened:
             err_console.print("interrupted; finished samples are saved. Resume with: "
@@ -150,6 +154,10 @@ def run(
     _print_summary(config, result, summary.skipped, elapsed, run_dir)
     if judge_summary is not None:
         _print_judge(judge_summary, price_table)
+    if result.total.errors:
+        err_console.print(f"{result.total.errors} samples ended in an error and are counted as errors; to retry "
+                          f"them: crosslab run --resume {run_dir}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
 
 
 def _attack_resume_dir(resume: str | None, out: Path) -> Path | None:

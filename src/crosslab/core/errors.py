@@ -37,10 +37,14 @@ class CrosslabError(Exception):
         │   ├── TileFormatError                transparency/errors.py  a tile path or entry bundle off the tlog-tiles grammar
         │   ├── InteropError                   interop/errors.py      an Inspect log or dataset file that cannot be read or written
         │   ├── AttackRunError                 run/attack.py          an attack run that cannot start or resume as asked
+        │   ├── NotComparable                  results/attack_compare.py  two attack runs that differ in more than the target
+        │   ├── BookError                      tier2/book.py          a tier-2 serve directory that cannot be planned or opened
+        │   ├── CatalogError                   tier2/catalog.py       a selection that names no servable item
         │   └── EvidenceError                  evidence/errors.py     an evidence package that does not verify or cannot be made
         │       └── NotFound                   evidence/fetch.py      the registry has no such vendor, entry or file
         ├── RuntimeError: the environment
         │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used
+        │   ├── CircuitOpen                    engine/breaker.py      a run stopped: samples in a row could not reach the target
         │   ├── CredentialsError               targets/registry.py    a provider's API key is missing
         │   ├── LogError                       registry/tlog/errors.py  the transparency log fails its checks
         │   │   ├── LogRequestError (also ValueError)                 a malformed tile path, index or entry
@@ -52,6 +56,8 @@ class CrosslabError(Exception):
         │       └── LogAnswerError             monitor/errors.py      a log answer that does not parse or verify
         ├── Refusal                            witness/witness.py     a checkpoint the witness will not cosign (an HTTP status)
         ├── UnknownLab (also LookupError)      registry/records.py    no entry of the log names that lab
+        ├── TokenRefused (also PermissionError)  tier2/book.py        a rollout token that opens nothing now
+        ├── ToolRefused                        tier2/rollout.py       a tool call a rollout does not accept (an MCP error result)
         ├── AttackCallError                    attacks/calls.py       an attacker, judge or target call that failed for good
         ├── OutOfBudget                        attacks/episode.py     a role's query budget is spent (ends one attack; caught)
         ├── TargetError                        targets/base.py        one failed model call, classified by kind

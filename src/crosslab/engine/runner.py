@@ -22,6 +22,7 @@ from crosslab.engine.cache import ResponseCache
 from crosslab.engine.caller import CallStats, ModelCaller, SampleError
 from crosslab.dialogue.base import Interaction
 from crosslab.engine.interactions import EnvironmentFactory, SampleDialogue, interaction_for
+from crosslab.engine.breaker import Breaker
 from crosslab.engine.journal import Journal
 from crosslab.engine.plan import Sample
 from crosslab.engine.writes import TurnWriter
@@ -102,7 +103,14 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
                   cache: ResponseCache | None,
                   environments: dict[str, EnvironmentFactory] | None = None,
                   interactions: dict[str, Interaction] | None = None,
-                  on_record: ProgressCallback | None = None) -> ExecutionSummary:
+                  on_record: ProgressCallback | None = None,
+                  breaker: Breaker | None = None) -> ExecutionSummary:
+    """Run every sample of ``plan`` not yet ok in the journal; CircuitOpen when the target has gone away.
+
+    Every answered sample is journaled before this returns or raises, so a
+    resume sends nothing twice (``breaker``: when to give up; breaker.py).
+    """
+    breaker = breaker or Breaker()
     done = journal.completed_ids()
     todo = [s for s in plan if s.id not in done]
     summary = ExecutionSummary(planned=len(plan), skipped=len(plan) - len(todo))
@@ -126,20 +134,43 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
     writer = TurnWriter(journal, written)
 
     async def worker() -> None:
-        while True:
+        while not breaker.tripped.is_set():
             try:
                 sample = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            writer.add(await run_sample(sample, caller, digest, envs, interactions))
+            record = await run_sample(sample, caller, digest, envs, interactions)
+            breaker.observe(record)
+            writer.add(record)
 
     slots = target.deployment.limits.concurrency
     workers = min(len(todo), slots + min(slots, SPARE_WORKERS))
     try:
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        await _until_done_or_tripped([asyncio.ensure_future(worker()) for _ in range(workers)], breaker)
     finally:
         writer.close()  # on cancellation too: every answered sample is journaled
     summary.pacing = _pacing_record(before, caller.pacer.snapshot(), time.monotonic() - started,
                                     journal.meta().get("pacing"))
     journal.set_meta("pacing", summary.pacing)
+    if breaker.tripped.is_set():
+        raise breaker.error()
     return summary
+
+
+async def _until_done_or_tripped(tasks: list[asyncio.Future[None]], breaker: Breaker) -> None:
+    """Wait for the workers; if the breaker trips first, cancel the samples still in flight."""
+    tripped = asyncio.ensure_future(breaker.tripped.wait())
+    pending = set(tasks)
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending | {tripped}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done & pending:
+                task.result()  # a worker's own exception surfaces here
+            pending -= done
+            if tripped.done():
+                break
+    finally:
+        tripped.cancel()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

