@@ -38,7 +38,13 @@ def serve(directory: str, port: int) -> None:
     from crosslab.tier2.book import RolloutBook
     from crosslab.tier2.server import EnvironmentServer
 
+    echo = types.Tool(name="echo", description="Echo the arguments.", input_schema={"type": "object"})
+
     class WithEcho(EnvironmentServer):
+        async def _list_tools(self, ctx, params):  # noqa: ANN001, ANN202
+            listed = await super()._list_tools(ctx, params)
+            return types.ListToolsResult(tools=[*listed.tools, echo])
+
         async def _call_tool(self, ctx, params):  # noqa: ANN001, ANN202
             if params.name == "echo":
                 return types.CallToolResult(content=[types.TextContent(type="text", text=str(params.arguments))])

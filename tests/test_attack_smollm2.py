@@ -25,10 +25,12 @@ pytestmark = pytest.mark.slow
 
 def test_pair_with_smollm2_attacker_and_target_over_http(tmp_path: Path):
     with llama_server(tmp_path) as url:
+        attacker = tmp_path / "attacker.yaml"  # a target file: the attacker's replies capped like the target's
+        attacker.write_text(f"provider: openai\nmodel: smollm2\nbase_url: {url}/v1\nmax_tokens: 96\n")
         args = ["run", "--suite", "jailbreak", "--attack", "pair", "--limit", "1", "--no-cache", "-q",
                 "--out", str(tmp_path / "runs"), "--concurrency", "1",
                 "--target", "openai:smollm2", "--base-url", url + "/v1", "--max-tokens", "64",
-                "--attacker", "openai:smollm2", "--attacker-base-url", url + "/v1",
+                "--attacker", str(attacker),
                 "--judge", "baseline:attack-judge",
                 "--attack-param", "streams=1", "--attack-param", "iterations=2",
                 "--attack-param", "budget.target=2", "--attack-param", "budget.attacker=2",

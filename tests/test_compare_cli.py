@@ -126,7 +126,7 @@ def test_two_deployments_of_the_embedded_model(tmp_path: Path):
     runs = []
     for name, prefix in (("plain", None), ("careful", "Answer in as few words as possible.")):
         out = tmp_path / name
-        args = ["run", "--suite", "smoke", "--target", "local:smollm2", "--max-tokens", "32", "--no-cache",
+        args = ["run", "--suite", "smoke", "--limit", "6", "--target", "local:smollm2", "--max-tokens", "32", "--no-cache",
                 "--quiet", "--out", str(out)]
         if prefix:
             args += ["--system-prefix", prefix]
@@ -135,5 +135,5 @@ def test_two_deployments_of_the_embedded_model(tmp_path: Path):
         runs.append(run_dir)
     report = compare_json(*runs)
     overall = rows_by_key(report)[("smoke", "all")]
-    assert overall["n_pairs"] == 12 and report["a"]["digest"] != report["b"]["digest"]
+    assert overall["n_pairs"] == 6 and report["a"]["digest"] != report["b"]["digest"]
     assert overall["verdict"] in ("better", "worse", "no detectable difference")

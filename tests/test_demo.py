@@ -27,7 +27,7 @@ def demo(tmp_path_factory) -> dict:
     """One real demo run for the whole module (minutes on 2 cores): its directory and what the CLI printed."""
     out = tmp_path_factory.mktemp("demo") / "demo"
     started = time.perf_counter()
-    result = run_cli("demo", "--out", str(out), "--per-suite", "4", timeout=900)  # the whole quick profile: bench/demo_round.py
+    result = run_cli("demo", "--out", str(out), "--per-suite", "2", timeout=900)  # the whole quick profile: bench/demo_round.py
     assert result.returncode == 0, result.stderr[-3000:]
     return {"out": out, "result": result, "seconds": time.perf_counter() - started}
 
@@ -59,7 +59,7 @@ def test_demo_round_end_to_end(demo: dict):
     assert page.errors == [] and page.requests == []
     before = (bundles[0] / "statement.dsse.json").read_bytes()
     packages = {p.name: p.read_bytes() for p in (out / "evidence").glob("*.evidence")}
-    again = run_cli("demo", "--out", str(out), "--per-suite", "4", timeout=600)  # resumable: reuses keys, runs, bundles
+    again = run_cli("demo", "--out", str(out), "--per-suite", "2", timeout=600)  # resumable: reuses keys, runs, bundles
     assert again.returncode == 0, again.stderr[-2000:]
     assert (bundles[0] / "statement.dsse.json").read_bytes() == before
     said = again.stdout + again.stderr  # the log did not grow: nobody re-cosigns, the packages come out the same
