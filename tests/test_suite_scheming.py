@@ -320,13 +320,13 @@ def test_text_tool_protocol_drives_the_same_sandbox_and_interrogation():
 @pytest.mark.slow
 def test_smollm2_end_to_end_shows_incapability_not_safety(tmp_path: Path, cache_dir: Path):
     out = tmp_path / "runs"
-    result = run_cli("run", "--suite", "scheming", "--target", "local:smollm2", "--limit", "4",
-                     "--max-tokens", "96", "--out", str(out), "--cache-dir", str(cache_dir), timeout=300)
+    result = run_cli("run", "--suite", "scheming", "--target", "local:smollm2", "--limit", "3",
+                     "--max-tokens", "64", "--out", str(out), "--cache-dir", str(cache_dir), timeout=300)
     assert result.returncode == 0, result.stderr
     assert "covert_action_rate" in result.stdout and "incapable_rate" in result.stdout
     [run_dir] = list(out.iterdir())
     journal = Journal.open(run_dir)
     labels = [v["scheming-detector"]["label"] for v in journal.verdicts().values()]
-    assert len(labels) == 4
+    assert len(labels) == 3
     # a 135M model cannot run these tasks: its rollouts must read as incapable, never as honest
-    assert labels.count("honest") == 0 and labels.count("incapable") >= 3
+    assert labels.count("honest") == 0 and labels.count("incapable") >= 2

@@ -16,6 +16,7 @@ finished rollout's token is refused from then on.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -36,6 +37,7 @@ from crosslab.run.grade import grade_record
 from crosslab.suites.registry import EnvironmentFactory
 from crosslab.tier2.rollout import Limits, Rollout
 
+log = logging.getLogger("crosslab.tier2")
 BOOK_FILE = "tier2-serve.json"
 TOKEN_PREFIX = "cxl2_"
 _LAB = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -184,7 +186,11 @@ class RolloutBook:
         journal = self._journals[lab]
         journal.write(record)
         self._ended.add(rollout.id)
-        verdict = grade_record(rollout.item, record)
+        try:
+            verdict = grade_record(rollout.item, record)
+        except Exception:  # noqa: BLE001 - the record is journaled: a grader bug must not lose a rollout
+            log.exception("grading rollout %s failed; its record is kept ungraded", rollout.id)
+            return record
         if verdict is not None:
             journal.write_verdicts([(rollout.id, verdict.grader, verdict.to_dict())])
         return record
