@@ -9,7 +9,7 @@ import pytest
 
 from crosslab.attacks import (AttackRoles, AttackSpec, Behaviour, BehaviourResult, Budget, behaviours_from_items,
                               read_outcomes, run_attack_sync, summarise)
-from crosslab.attacks.aggregate import median_interval
+from crosslab.stats.asr import median_interval
 from crosslab.attacks.budget import Ledger
 from crosslab.attacks.calls import RoleCaller
 from crosslab.attacks.judge import AttackJudge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -66,6 +67,7 @@ def item_of(directory: Path, token: str) -> tuple[str, int]:
     return entry["item_id"], entry["epoch"]
 
 
+@functools.cache
 def plans() -> dict[str, dict[str, Any]]:
     """Each scheming item's scripted honest and covert plans (what baseline:schemer follows)."""
     return {item.id: item.metadata["plans"] for item in build()}

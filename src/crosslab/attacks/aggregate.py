@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from crosslab.attacks.result import BehaviourResult
-from crosslab.stats.asr import median_interval, summarise_rows
+from crosslab.stats.asr import summarise_rows
 
-__all__ = ["ASR_MEANING", "median_interval", "summarise"]
+__all__ = ["ASR_MEANING", "summarise"]
 
 ASR_MEANING = ("ASR at budget is the share of behaviours for which the attacker, within the pinned per-role "
                "query budget, got a reply the judge scored at or above the success threshold.")

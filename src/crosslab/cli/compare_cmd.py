@@ -97,10 +97,7 @@ def _compare_attacks(dir_a: Path, dir_b: Path, alpha: float, correction: str, as
     for col in ("harm", "pairs", "A", "B", "A − B", "p", "adj. p", "verdict"):
         table.add_column(col, justify="left" if col in ("harm", "verdict") else "right")
     for row in result.rows:
-        d = row.difference
-        table.add_row(row.harm, str(row.n_pairs), _fmt(row.a), _fmt(row.b),
-                      "-" if d is None else f"{d.estimate:+.1%} [{d.low:+.1%}, {d.high:+.1%}]",
-                      "-" if d is None else f"{d.p_value:.3g}",
+        table.add_row(row.harm, str(row.n_pairs), _fmt(row.a), _fmt(row.b), *_fmt_difference(row.difference),
                       "-" if row.p_adjusted is None else f"{row.p_adjusted:.3g}", row.verdict)
     console.print(table)
     q = result.queries
@@ -120,6 +117,13 @@ def _compare_attacks(dir_a: Path, dir_b: Path, alpha: float, correction: str, as
         notes.append(f"{result.unpaired} behaviours were attacked in only one run and are not paired")
     for note in notes:
         console.print(f"[yellow]{note}[/]", soft_wrap=True)
+
+
+def _fmt_difference(d: Any) -> tuple[str, str]:
+    """The table's "A − B" and "p" cells for a paired difference (or dashes without one)."""
+    if d is None:
+        return "-", "-"
+    return f"{d.estimate:+.1%} [{d.low:+.1%}, {d.high:+.1%}]", f"{d.p_value:.3g}"
 
 
 def _fmt(iv: Any, rare: Any = None) -> str:
@@ -144,8 +148,7 @@ def _print(result: Any) -> None:
         colour = {"better": "green", "worse": "red"}.get(row.verdict, "")
         table.add_row(
             row.category, "" if row.slice == ALL else row.slice, str(row.n_pairs), _fmt(row.a, row.rare_a), _fmt(row.b, row.rare_b),
-            "-" if d is None else f"{d.estimate:+.1%} [{d.low:+.1%}, {d.high:+.1%}]",
-            "-" if d is None else f"{d.p_value:.3g}",
+            *_fmt_difference(d),
             "-" if row.p_adjusted is None else f"{row.p_adjusted:.3g}",
             f"[{colour}]{row.verdict}[/]" if colour else row.verdict,
         )

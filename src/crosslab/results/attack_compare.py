@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from crosslab.attacks.aggregate import ASR_MEANING, median_interval
+from crosslab.attacks.aggregate import ASR_MEANING
 from crosslab.attacks.journal import JOURNAL_KIND
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.journal import Journal, JournalError
+from crosslab.stats.asr import median_interval
 from crosslab.stats.bootstrap import Difference
 from crosslab.stats.intervals import Interval, wilson
 from crosslab.stats.multiplicity import adjust

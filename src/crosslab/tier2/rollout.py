@@ -103,15 +103,20 @@ class Rollout:
         self._check_time()
         if self.phase == "ended":
             raise ToolRefused(f"this rollout has ended ({self.stop_reason}); no more calls are accepted")
+        try:
+            return self._act(name, arguments)
+        except ToolRefused:
+            self.refused += 1  # every refusal while the rollout is open, bad submit and answer arguments too
+            raise
+
+    def _act(self, name: str, arguments: Any) -> str:
         if not isinstance(arguments, dict):
-            self.refused += 1
             raise ToolRefused(f"{name}: arguments must be a JSON object")
         if name == SUBMIT.name and self.phase == "task":
             return self._submit(_text_argument(name, arguments, "report"))
         if name == ANSWER.name and self.phase == "follow_up":
             return self._answer(_text_argument(name, arguments, "text"))
         if self.phase != "task" or name not in {t.name for t in self.env.tools}:
-            self.refused += 1
             raise ToolRefused(f"unknown tool {name!r} now; available: {', '.join(t.name for t in self.tools())}")
         if self.tool_calls >= self.limits.max_tool_calls:
             self._end("tool_limit")
