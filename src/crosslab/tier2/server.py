@@ -98,10 +98,10 @@ class EnvironmentServer:
             return self._stdio_token
         raise MCPError(code=types.INVALID_REQUEST, message="no rollout token")
 
-    def _rollout(self) -> tuple[str, Rollout]:
-        token = self._token()
+    def _rollout(self, token: str | None = None) -> Rollout:
+        """The caller's rollout (or ``token``'s); an MCP error when the token opens none now."""
         try:
-            return token, self.book.open(token)
+            return self.book.open(token or self._token())
         except TokenRefused as exc:
             raise MCPError(code=types.INVALID_REQUEST, message=str(exc)) from None
 
@@ -109,9 +109,7 @@ class EnvironmentServer:
     def _open_or_ended(self) -> Rollout | None:
         """The caller's rollout; None once it has ended (listing then shows nothing, rather than failing)."""
         token = self._token()
-        if self.book.has_ended(token):
-            return None
-        return self._rollout()[1]
+        return None if self.book.has_ended(token) else self._rollout(token)
 
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         rollout = self._open_or_ended()
@@ -144,7 +142,7 @@ class EnvironmentServer:
         return types.ListPromptsResult(prompts=prompts)
 
     async def _get_prompt(self, ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        _, rollout = self._rollout()
+        rollout = self._rollout()
         if params.name == "task":
             texts = rollout.task_messages()
         elif params.name == "follow_up" and rollout.current_question() is not None:
