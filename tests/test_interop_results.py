@@ -25,7 +25,7 @@ from tests.support.smoke_round import PROTOCOL, run_and_bundle, signed_protocol,
 
 from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.bundle.verify import verify_bundle
-from crosslab.cli.bundle_cmd import _pinned
+from crosslab.cli.bundle_cmd import pinned_identities
 from crosslab.interop.results_export import CSV_COLUMNS, csv_text
 from crosslab.interop.verified import verify_copy
 from crosslab.protocol.rounds import agreed_deployment
@@ -80,7 +80,7 @@ def export(rounds: dict[str, Any], bundle: Path, fmt: str, out: Path) -> Any:
 
 def verified(rounds: dict[str, Any], bundle: Path):
     """The verifier's own result, called directly (not through the exporter)."""
-    return verify_bundle(bundle, _pinned(rounds["keys"]), metric_definitions=installed_definitions(),
+    return verify_bundle(bundle, pinned_identities(rounds["keys"]), metric_definitions=installed_definitions(),
                          pinned_contents=installed_contents)
 
 
@@ -212,7 +212,7 @@ def test_csv_round_trips_every_metric_row(rounds: dict[str, Any], tmp_path: Path
 
 def test_csv_quotes_commas_quotes_and_line_breaks(rounds: dict[str, Any]):
     """RFC 4180 quoting, on a real verified bundle whose direction names are made awkward."""
-    real = verify_copy(rounds["bundle"], _pinned(rounds["keys"]))
+    real = verify_copy(rounds["bundle"], pinned_identities(rounds["keys"]))
     odd = 'lab "b",\nsecond line'
     bundle = dataclasses.replace(real, result=dataclasses.replace(real.result, evaluated=odd))
     text = csv_text(bundle)

@@ -43,8 +43,11 @@ def printable(name: str) -> str:
 class BundleFiles:
     """The entries of one bundle directory, listed and checked once, read on demand."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, required: tuple[str, ...] = REQUIRED, optional: tuple[str, ...] = OPTIONAL,
+                 limits: dict[str, int] | None = None) -> None:
+        """``required``/``optional``/``limits``: the file set of this kind of bundle (tier 1 by default)."""
         self.root = root
+        self.limits = {**LIMITS, **(limits or {})}
         try:
             st = os.stat(root)
         except FileNotFoundError:
@@ -57,13 +60,13 @@ class BundleFiles:
             entries = sorted(os.listdir(root))
         except OSError as exc:
             raise VerificationError(f"{printable(str(root))}: cannot be listed ({exc.strerror})") from None
-        known = set(REQUIRED) | set(OPTIONAL) | {layout.REVEALS}
+        known = set(required) | set(optional) | {layout.REVEALS}
         for name in entries:
             if name not in known:
                 raise VerificationError(f"{printable(name)}: unexpected entry in the bundle (a bundle holds only "
                                         "the files docs/protocol.md §6 lists)")
         self.present = set(entries)
-        for name in REQUIRED:
+        for name in required:
             if name not in self.present:
                 raise VerificationError(f"{name}: missing from the bundle")
         for name in self.present - {layout.REVEALS}:
@@ -96,7 +99,7 @@ class BundleFiles:
 
     def read(self, name: str) -> bytes:
         """The file's bytes: a regular file, opened without following links, within its size limit."""
-        limit = REVEAL_LIMIT if name.startswith(layout.REVEALS + "/") else LIMITS[name]
+        limit = REVEAL_LIMIT if name.startswith(layout.REVEALS + "/") else self.limits[name]
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
             fd = os.open(self.root / name, flags)

@@ -31,6 +31,7 @@ from crosslab.attest.dsse import b64decode, load_envelope
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import parse_statement, verify_statement
 from crosslab.bundle import layout
+from crosslab.bundle.lines import json_lines, parse_line, split_lines
 from crosslab.bundle.attack_check import check_attack
 from crosslab.bundle.reader import BundleFiles, printable
 from crosslab.bundle.metrics import MetricDefinition, counts_from_stubs, pass_rate_rows
@@ -110,36 +111,6 @@ class VerificationResult:
         return data
 
 
-def _lines(data: bytes, name: str) -> list[bytes]:
-    if data and not data.endswith(b"\n"):
-        raise VerificationError(f"{name}: truncated (the last line has no newline)")
-    return data.split(b"\n")[:-1] if data else []
-
-
-def _parse_line(line: bytes, name: str, number: int) -> dict[str, Any]:
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise VerificationError(f"{name}:{number}: not valid JSON ({exc})") from None
-    if not isinstance(value, dict) or not _is_canonical(value, line):
-        raise VerificationError(f"{name}:{number}: not a canonical JSON object")
-    return value
-
-
-def _json_lines(data: bytes, name: str) -> list[tuple[bytes, dict[str, Any]]]:
-    return [(line, _parse_line(line, name, number)) for number, line in enumerate(_lines(data, name), start=1)]
-
-
-def _is_canonical(value: dict[str, Any], line: bytes) -> bool:
-    """Is ``line`` the RFC 8785 form of ``value``?
-
-    orjson's sorted compact output equals JCS for the values bundles hold
-    (ASCII keys, safe integers, ordinary floats) and is ~20x faster, so it is
-    tried first; anything it doesn't reproduce is checked with full JCS.
-    """
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == line or jcs(value) == line
-
-
 # Check 1: every participant in the protocol is a pinned identity.
 def _check_pins(protocol: Protocol, pinned: dict[str, PublicIdentity]) -> None:
     for participant in protocol.participants:
@@ -162,7 +133,7 @@ def _load_protocol(files: BundleFiles, pinned: dict[str, PublicIdentity]) -> Pro
     if protocol.canonical() != raw:
         raise VerificationError(f"{layout.PROTOCOL}: not in canonical form")
     _check_pins(protocol, pinned)
-    envelope = _envelope(files, layout.PROTOCOL_SIGNATURES)
+    envelope = envelope_entry(files, layout.PROTOCOL_SIGNATURES)
     try:
         verify_protocol(protocol, envelope)
     except VerificationError as exc:
@@ -170,7 +141,7 @@ def _load_protocol(files: BundleFiles, pinned: dict[str, PublicIdentity]) -> Pro
     return protocol
 
 
-def _envelope(files: BundleFiles, name: str) -> dict:
+def envelope_entry(files: BundleFiles, name: str) -> dict:
     data = files.read(name)  # its errors name the file already
     try:
         return load_envelope(data)
@@ -199,7 +170,7 @@ def _signer_of(message: str, protocol: Protocol) -> str:
 
 # Check 3: the statement is signed by the evaluator, in a format this verifier reads, under this protocol.
 def _verified_statement(files: BundleFiles, protocol: Protocol) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    envelope = _envelope(files, layout.STATEMENT)
+    envelope = envelope_entry(files, layout.STATEMENT)
     evaluator = _peek_evaluator(envelope)
     try:
         evaluator_identity = protocol.participant(evaluator).identity
@@ -311,7 +282,7 @@ def _check_age_header(data: bytes, entitled: int) -> None:
 
 # Check 5: the stubs are well formed, cover the pinned suites, and are the ones the Merkle root commits to.
 def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[Stub]:
-    lines = _json_lines(data, layout.ITEMS)
+    lines = json_lines(data, layout.ITEMS)
     stubs: list[Any] = [value for _, value in lines]
     fields = set(STUB_FIELDS)
     for number, stub in enumerate(stubs):
@@ -362,7 +333,7 @@ def _check_pinned_tiers(stubs: list[Stub], runs: list[dict[str, Any]], contents:
 
 
 # Check 6: counts and pass rates recomputed from the stubs equal the statement's.
-def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Returns (metrics, counts), both as signed and recomputed."""
     counts = counts_from_stubs(stubs)
     if jcs(counts) != jcs(pred.get("counts")):
@@ -379,7 +350,7 @@ def _check_generic_metrics(stubs: list[Stub], pred: dict[str, Any]) -> tuple[dic
 
 
 # Check 7: each suite's metrics, re-computed where this verifier has the definition the bundle declares.
-def _check_suite_metrics(stubs: list[Stub], pred: dict[str, Any], claimed: dict[str, Any],
+def check_suite_metrics(stubs: list[Stub], pred: dict[str, Any], claimed: dict[str, Any],
                          definitions: Mapping[str, MetricDefinition]) -> list[SuiteMetricsCheck]:
     declared = layout.declared_definitions(pred, claimed)
     present = by_category(stubs)
@@ -441,7 +412,7 @@ _SHARED: tuple[Any, ...] = ()
 
 def _check_range(bounds: tuple[int, int]) -> list[tuple[int, Any]]:
     lines, stubs, tiers, name, slots = _SHARED
-    return [_check_entry(n + 1, _parse_line(lines[n], name, n + 1), stubs, tiers, name, slots)
+    return [_check_entry(n + 1, parse_line(lines[n], name, n + 1), stubs, tiers, name, slots)
             for n in range(*bounds)]
 
 
@@ -450,7 +421,7 @@ def _checked_indices(lines: list[bytes], stubs: list[Stub], tiers: set[str], nam
     """Each line's stub index, in line order; the first failing line (in file order) is the error raised."""
     workers = min(os.cpu_count() or 1, 8)
     if len(lines) < PARALLEL_FROM or workers < 2 or "fork" not in mp.get_all_start_methods():
-        return [_check_entry(n, _parse_line(line, name, n), stubs, tiers, name, slots)
+        return [_check_entry(n, parse_line(line, name, n), stubs, tiers, name, slots)
                 for n, line in enumerate(lines, start=1)]
     global _SHARED
     _SHARED = (lines, stubs, tiers, name, slots)
@@ -486,10 +457,10 @@ class Slots:
 
 
 # Checks 8, 9 and 11: a disclosure file (public.jsonl, the decrypted appendix, a reveal) against the stubs.
-def _check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str, slots: Slots,
+def check_disclosures(data: bytes, stubs: list[Stub], tiers: set[str], name: str, slots: Slots,
                        complete: bool = True) -> set[int]:
     """Also: the same slot of a suite (its item) holds the same item id in every epoch, across files."""
-    indices = _checked_indices(_lines(data, name), stubs, tiers, name, slots)
+    indices = _checked_indices(split_lines(data, name), stubs, tiers, name, slots)
     seen: set[int] = set()
     for number, (i, item_id) in enumerate(indices, start=1):
         if i in seen:
@@ -541,28 +512,28 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
     slots = Slots.from_runs(pred["runs"], pred["evaluated"]["target_digest"])
     contents = dict(pinned_contents(protocol)) if pinned_contents else {}
     content_checked = _check_pinned_tiers(stubs, pred["runs"], contents, slots)
-    metrics, counts = _check_generic_metrics(stubs, pred)  # check 6
-    suite_checks = _check_suite_metrics(stubs, pred, metrics["suites"], metric_definitions or {})  # check 7
+    metrics, counts = check_generic_metrics(stubs, pred)  # check 6
+    suite_checks = check_suite_metrics(stubs, pred, metrics["suites"], metric_definitions or {})  # check 7
     if strict and any(c.status != "rechecked" for c in suite_checks):
         first = next(c for c in suite_checks if c.status != "rechecked")
         raise VerificationError(f"{layout.STATEMENT}: {first.line()} (--strict)")
 
     policy = protocol.disclosure
-    public = len(_check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots))  # 8
+    public = len(check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots))  # 8
     restricted = None
     if partner_identity is not None:  # check 9
         try:
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
         except ValueError as exc:
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
-        restricted = len(_check_disclosures(plain, stubs, set(policy.partners) - set(policy.public),
+        restricted = len(check_disclosures(plain, stubs, set(policy.partners) - set(policy.public),
                                             layout.RESTRICTED, slots))
     withheld = sum(n for t, n in counts["by_tier"].items() if t not in policy.partners)  # check 10: counted
     revealed, opened = _check_reveals(reader, stubs, set(TIERS) - set(policy.public), slots)  # check 11
     withheld_revealed = sum(1 for i in opened if stubs[i]["tier"] not in policy.partners)
     evaluated = pred["evaluated"]
     evaluated_key = protocol.participant(evaluated["lab"]).identity.signing_key.keyid
-    response = _check_response(reader, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
+    response = check_response(reader, verified.payload, trusted_keys(protocol), evaluated_key)  # check 12
     if require_countersignature and evaluated_key not in verified.keyids:
         raise VerificationError(f"{layout.STATEMENT}: not countersigned by the evaluated lab ({evaluated['lab']}); "
                                 "a countersignature is required")
@@ -588,17 +559,17 @@ def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots
     Returns (disclosures checked, the stub indices they opened)."""
     total, opened = 0, set()
     for name in files.reveals:
-        seen = _check_disclosures(files.read(name), stubs, tiers, name, slots, complete=False)
+        seen = check_disclosures(files.read(name), stubs, tiers, name, slots, complete=False)
         total += len(seen)
         opened |= seen
     return total, opened
 
 
-def _check_response(files: BundleFiles, statement_payload: bytes, keys: dict, evaluated_key: str) -> str | None:
+def check_response(files: BundleFiles, statement_payload: bytes, keys: dict, evaluated_key: str) -> str | None:
     if not files.has(layout.RESPONSE):
         return None
     try:
-        verified, stmt = verify_statement(_envelope(files, layout.RESPONSE), keys, required={evaluated_key})
+        verified, stmt = verify_statement(envelope_entry(files, layout.RESPONSE), keys, required={evaluated_key})
     except VerificationError as exc:
         raise VerificationError(f"{layout.RESPONSE}: {exc} (the evaluated lab's reply)") from None
     pred = stmt.get("predicate", {})

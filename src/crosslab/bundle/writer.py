@@ -217,7 +217,7 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
     hits = scan_files(files, sensitive)
     if hits:
         raise BundleError(f"leak scan: {len(hits)} hit(s), bundle not written; first: {hits[0]}")
-    _write_atomically(out, files)
+    write_bundle_dir(out, files)
     _write_private(out, encode_lines(private_lines))
     if attack_private:
         write_atomically(private_path(out).with_name("attack.jsonl"), encode_lines(attack_private), private=True)
@@ -253,7 +253,8 @@ def _write_private(out: Path, data: bytes) -> None:
     write_atomically(path, data, private=True)
 
 
-def _write_atomically(out: Path, files: dict[str, bytes]) -> Path:
+def write_bundle_dir(out: Path, files: dict[str, bytes]) -> Path:
+    """Write every file into a temporary directory beside ``out``, then rename it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

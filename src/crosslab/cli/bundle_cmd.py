@@ -17,7 +17,8 @@ Keystore = Annotated[Path | None, typer.Option(help="Keystore directory (default
 KeysDir = Annotated[Path, typer.Option("--keys", help="Directory of identity files you trust (*.identity.json).")]
 
 
-def _pinned(keys: Path) -> dict[str, Any]:
+def pinned_identities(keys: Path) -> dict[str, Any]:
+    """The identities in KEYS a verifier trusts, by lab; a one-line error exit on a bad or ambiguous file."""
     from crosslab.identity.keys import load_identity
 
     if not keys.exists():
@@ -42,7 +43,7 @@ def _pinned(keys: Path) -> dict[str, Any]:
     return pinned
 
 
-def _keystore(keystore: Path | None) -> Any:
+def open_keystore(keystore: Path | None) -> Any:
     from crosslab.identity.keystore import Keystore as Store
     from crosslab.identity.keystore import default_keystore_dir
 
@@ -54,7 +55,7 @@ def age_identity_or_exit(lab: str | None, keystore: Path | None) -> Any:
     if not lab:
         return None
     try:
-        return _keystore(keystore).age_identity(lab)
+        return open_keystore(keystore).age_identity(lab)
     except (CrosslabError, OSError) as exc:
         fail(f"cannot load {lab}'s age identity: {exc}")
 
@@ -88,7 +89,7 @@ def create(
             raise VerificationError(f"the protocol has no signatures ({envelope_path(protocol_path)} missing)")
         cards = [read_card(path) for path in card or []]
         journals = [Journal.open(run) for run in runs]
-        key = _keystore(keystore).signing_key(lab)
+        key = open_keystore(keystore).signing_key(lab)
         write_bundle(out, journals=journals, protocol=protocol, protocol_envelope=envelope,
                      direction=Direction(lab, evaluated, deployment), signing_key=key, cards=cards)
     except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON or values in the run files
@@ -107,9 +108,9 @@ def countersign_cmd(
     """Review, then countersign a bundle about your deployment (optionally with a reply)."""
     from crosslab.bundle.countersign import countersign
 
-    pinned = _pinned(keys)
+    pinned = pinned_identities(keys)
     try:
-        report = countersign(bundle, lab, _keystore(keystore).signing_key(lab), pinned, response)
+        report = countersign(bundle, lab, open_keystore(keystore).signing_key(lab), pinned, response)
     except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON in the bundle's files
         fail(str(exc), code=1)
     console.print(f"countersigned {bundle} as {lab}" + (" with a reply" if response else "")
@@ -140,7 +141,7 @@ def verify(
     from crosslab.bundle.installed import installed_contents, installed_definitions
     from crosslab.bundle.verify import verify_bundle
 
-    pinned = _pinned(keys)
+    pinned = pinned_identities(keys)
     partner = age_identity_or_exit(lab, keystore)
     try:
         report = verify_bundle(bundle, pinned, partner_identity=partner, metric_definitions=installed_definitions(),

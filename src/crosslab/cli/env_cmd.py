@@ -39,6 +39,9 @@ def serve(
     = None,
     plan_only: Annotated[bool, Opt("--plan-only", help="Plan the directory and write tokens, then stop.")]
     = False,
+    protocol: Annotated[Path | None, Opt("--protocol", help="Plan a new directory from a signed tier-2 protocol "
+                                         "(its labs, scenarios, rollouts and limits; `crosslab tier2 init`).")]
+    = None,
 ) -> None:
     """Serve scenarios over MCP: streamable HTTP at http://HOST:PORT/mcp, or one rollout over stdio."""
     from crosslab.suites.registry import all_environments
@@ -46,13 +49,18 @@ def serve(
     from crosslab.tier2.catalog import CatalogError, servable
     from crosslab.tier2.rollout import Limits
 
-    if suite:
-        if not lab:
+    if protocol is not None and (suite or lab or scenario):
+        fail("--protocol names the labs and scenarios already: drop --suite, --lab and --scenario")
+    if suite or protocol is not None:
+        if suite and not lab:
             fail("planning needs at least one --lab NAME")
         try:
-            items = servable(suite, scenario or ())
-            tokens = plan_book(directory, items, list(lab or []), rollouts=rollouts,
-                               limits=Limits(max_tool_calls, max_seconds), source={"suites": list(suite)})
+            if protocol is not None:
+                tokens, rollouts = _plan_from_protocol(directory, protocol)
+            else:
+                items = servable(suite or [], scenario or ())
+                tokens = plan_book(directory, items, list(lab or []), rollouts=rollouts,
+                                   limits=Limits(max_tool_calls, max_seconds), source={"suites": list(suite or [])})
         except (CatalogError, BookError, ValueError) as exc:
             fail(str(exc))
         where = tokens_dir or directory.parent
@@ -60,7 +68,8 @@ def serve(
         url = None if stdio else f"http://{host}:{port}/mcp"
         for name, lab_tokens in tokens.items():
             write_tokens(where / f"tokens-{name}.json", name, url, lab_tokens)
-        console.print(f"planned {len(items)} items × {rollouts} rollouts for {', '.join(tokens)}; tokens in "
+        items_count = len(next(iter(tokens.values()))) // rollouts
+        console.print(f"planned {items_count} items × {rollouts} rollouts for {', '.join(tokens)}; tokens in "
                       f"{where}/tokens-<lab>.json (secret: give each lab its own)", soft_wrap=True, highlight=False)
         if plan_only:
             return
@@ -89,6 +98,25 @@ def serve(
         uvicorn.run(EnvironmentServer(book).http_app(host=host), host=host, port=port, log_level="warning")
     finally:
         book.close()
+
+
+def _plan_from_protocol(directory: Path, path: Path) -> tuple[dict[str, dict[str, str]], int]:
+    """Plan DIRECTORY as the signed tier-2 protocol at PATH says (its signatures beside it): (tokens, rollouts)."""
+    from crosslab.attest.errors import VerificationError
+    from crosslab.protocol.schema import ProtocolError
+    from crosslab.protocol.signing import envelope_path, read_envelope
+    from crosslab.protocol.tier2 import load_tier2_protocol
+    from crosslab.tier2.planning import plan_from_protocol
+
+    try:
+        loaded = load_tier2_protocol(path)
+        envelope = read_envelope(envelope_path(path))
+    except (ProtocolError, VerificationError) as exc:
+        fail(str(exc))
+    if envelope is None:
+        fail(f"{path}: not signed yet ({envelope_path(path)} does not exist); every party signs with "
+             "`crosslab protocol sign` first")
+    return plan_from_protocol(directory, loaded, envelope), loaded.rollouts
 
 
 @app.command()

@@ -104,9 +104,9 @@ def _source(path: Path, keys: Path | None, lab: str | None, keystore: Path | Non
             return from_run(path)
         if keys is None:
             fail(f"{path} is not a run directory; a bundle needs --keys (the identities you trust) to be verified")
-        from crosslab.cli.bundle_cmd import _pinned, age_identity_or_exit
+        from crosslab.cli.bundle_cmd import pinned_identities, age_identity_or_exit
 
-        return from_bundle(path, _pinned(keys), age_identity_or_exit(lab, keystore))
+        return from_bundle(path, pinned_identities(keys), age_identity_or_exit(lab, keystore))
     except CrosslabError as exc:
         fail(str(exc))
 
@@ -130,9 +130,9 @@ def export_results(
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if keys is None:
         fail(f"{bundle}: a bundle needs --keys (the identities you trust) to be verified before it is exported")
-    from crosslab.cli.bundle_cmd import _pinned
+    from crosslab.cli.bundle_cmd import pinned_identities
 
-    pinned = _pinned(keys)
+    pinned = pinned_identities(keys)
     try:
         verified = verify_copy(bundle, pinned)
     except InteropError as exc:  # not a bundle directory, or unreadable

@@ -14,11 +14,13 @@ app = typer.Typer(help="The agreed methodology: id, signatures, pinned suites.",
 ProtocolFile = Annotated[Path, typer.Argument(help="Protocol YAML file.")]
 
 
-def _load(path: Path):  # noqa: ANN202 - returns Protocol; imported lazily
+def _load(path: Path):  # noqa: ANN202 - returns Protocol or Tier2Protocol; imported lazily
+    """Either kind of protocol, by its ``format`` field: both are signed and verified the same way."""
     from crosslab.protocol.schema import ProtocolError, load_protocol
+    from crosslab.protocol.tier2 import is_tier2, load_tier2_protocol
 
     try:
-        return load_protocol(path)
+        return load_tier2_protocol(path) if is_tier2(path) else load_protocol(path)
     except ProtocolError as exc:
         fail(str(exc))
 
@@ -83,8 +85,21 @@ def verify(path: ProtocolFile) -> None:
         labs = verify_protocol(protocol, envelope)
     except VerificationError as exc:
         fail(str(exc), code=1)
-    problems = pin_mismatches(protocol)
+    problems = _tier2_pin_problems(protocol) if hasattr(protocol, "scenarios") else pin_mismatches(protocol)
     if problems:
         fail("; ".join(problems), code=1)
     console.print(f"protocol {protocol.id}: signed by {', '.join(labs)}; all suite pins match", soft_wrap=True,
                   highlight=False)
+
+
+def _tier2_pin_problems(protocol) -> list[str]:  # noqa: ANN001 - a Tier2Protocol
+    """A tier-2 protocol pins its served scenarios by digest: do the installed ones match?"""
+    from crosslab.tier2.book import BookError
+    from crosslab.tier2.catalog import CatalogError
+    from crosslab.tier2.planning import pinned_items
+
+    try:
+        pinned_items(protocol)
+    except (BookError, CatalogError) as exc:
+        return [str(exc)]
+    return []

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from crosslab.cli.bundle_cmd import KeysDir, Keystore, _pinned, age_identity_or_exit
+from crosslab.cli.bundle_cmd import KeysDir, Keystore, pinned_identities, age_identity_or_exit
 from crosslab.cli.common import console, fail
 
 
@@ -45,7 +45,7 @@ def report(
     for bundle in bundles:
         if not bundle.is_dir():
             fail(f"{bundle} is not a bundle directory")
-    pinned = _pinned(keys)
+    pinned = pinned_identities(keys)
     partner = age_identity_or_exit(lab if audience == "partner" else None, keystore)
     views = [load_view(b, pinned, partner) for b in bundles]
     failed = [v for v in views if not v.verified]

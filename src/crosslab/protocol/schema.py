@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -150,6 +150,8 @@ class Round(Strict):
 
 
 class Protocol(Strict):
+    PAYLOAD_TYPE: ClassVar[str] = "application/vnd.crosslab.protocol+json"
+
     format: Literal["crosslab-protocol/1"] = FORMAT
     title: str = Field(min_length=1)
     participants: list[Participant] = Field(min_length=2)
@@ -218,7 +220,7 @@ def load_protocol(path: Path) -> Protocol:
     data = read_yaml_mapping(path, "protocol", ProtocolError)
     for i, participant in enumerate(data.get("participants") or []):
         if isinstance(participant, dict) and isinstance(participant.get("identity"), str):
-            participant["identity"] = _read_identity(path.parent / participant["identity"], i)
+            participant["identity"] = read_identity(path.parent / participant["identity"], i)
     try:
         return Protocol.model_validate(data)
     except ValidationError as exc:
@@ -227,7 +229,8 @@ def load_protocol(path: Path) -> Protocol:
         raise ProtocolError(f"protocol {path}: {where}: {err['msg']}") from exc
 
 
-def _read_identity(path: Path, index: int) -> dict[str, Any]:
+def read_identity(path: Path, index: int) -> dict[str, Any]:
+    """A participant's identity file, embedded as data; ProtocolError names the participant."""
     try:
         return load_identity(path).model_dump(mode="json")
     except (OSError, ValueError) as exc:

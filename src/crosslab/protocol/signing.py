@@ -29,15 +29,18 @@ from crosslab.attest.dsse import (
 from crosslab.attest.errors import VerificationError
 from crosslab.identity.keys import raw_public_bytes
 from crosslab.protocol.schema import Protocol
+from crosslab.protocol.tier2 import Tier2Protocol
 
-PAYLOAD_TYPE = "application/vnd.crosslab.protocol+json"
+PAYLOAD_TYPE = Protocol.PAYLOAD_TYPE
+#: Either kind of protocol: both sign the same way, each under its own payload type.
+Signable = Protocol | Tier2Protocol
 
 
 def envelope_path(protocol_path: Path) -> Path:
     return protocol_path.with_suffix(".dsse.json")
 
 
-def trusted_keys(protocol: Protocol) -> dict[str, Ed25519PublicKey]:
+def trusted_keys(protocol: Signable) -> dict[str, Ed25519PublicKey]:
     """keyid -> public key, from the identities the protocol itself pins."""
     return {
         p.identity.signing_key.keyid: Ed25519PublicKey.from_public_bytes(base64.b64decode(p.identity.signing_key.public))
@@ -45,7 +48,7 @@ def trusted_keys(protocol: Protocol) -> dict[str, Ed25519PublicKey]:
     }
 
 
-def sign_protocol(protocol: Protocol, lab: str, private_key: Ed25519PrivateKey,
+def sign_protocol(protocol: Signable, lab: str, private_key: Ed25519PrivateKey,
                   envelope: dict | None = None) -> dict:
     """Add ``lab``'s signature, starting a new envelope or joining an existing one."""
     identity = protocol.participant(lab).identity
@@ -53,25 +56,26 @@ def sign_protocol(protocol: Protocol, lab: str, private_key: Ed25519PrivateKey,
         raise VerificationError(f"the private key given is not the signing key registered for {lab} in the protocol")
     keyid = identity.signing_key.keyid
     if envelope is None:
-        return sign_envelope(protocol.canonical(), PAYLOAD_TYPE, private_key, keyid)
+        return sign_envelope(protocol.canonical(), protocol.PAYLOAD_TYPE, private_key, keyid)
     check_payload(protocol, envelope)
     return add_signature(envelope, private_key, keyid)
 
 
-def check_payload(protocol: Protocol, envelope: dict) -> None:
+def check_payload(protocol: Signable, envelope: dict) -> None:
     try:
         payload = base64.b64decode(envelope["payload"], validate=True)
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError("signed protocol envelope has no valid payload") from exc
-    if envelope.get("payloadType") != PAYLOAD_TYPE:
-        raise VerificationError(f"signed envelope's payloadType is {envelope.get('payloadType')!r}, not {PAYLOAD_TYPE}")
+    if envelope.get("payloadType") != protocol.PAYLOAD_TYPE:
+        raise VerificationError(f"signed envelope's payloadType is {envelope.get('payloadType')!r}, "
+                                f"not {protocol.PAYLOAD_TYPE}")
     if payload != protocol.canonical():
         signed_id = hashlib.sha256(payload).hexdigest()
         raise VerificationError(f"the signatures are over protocol {signed_id[:16]}…, but this protocol is "
                                 f"{protocol.id[:16]}… (it changed after signing)")
 
 
-def signature_status(protocol: Protocol, envelope: dict) -> tuple[list[str], list[str]]:
+def signature_status(protocol: Signable, envelope: dict) -> tuple[list[str], list[str]]:
     """(labs whose signatures verify, labs still missing). Invalid signatures raise."""
     check_payload(protocol, envelope)
     verified = verify_envelope(envelope, trusted_keys(protocol))
@@ -81,7 +85,7 @@ def signature_status(protocol: Protocol, envelope: dict) -> tuple[list[str], lis
     return signed, missing
 
 
-def verify_protocol(protocol: Protocol, envelope: dict) -> list[str]:
+def verify_protocol(protocol: Signable, envelope: dict) -> list[str]:
     """Fail closed unless every participant signed this exact protocol; returns the labs."""
     signed, missing = signature_status(protocol, envelope)
     if missing:

@@ -98,3 +98,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def render_json(report: dict[str, Any]) -> bytes:
     return orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one of the report templates with the shared helpers (tier-2 reports use this)."""
+    return _environment().get_template(name).render(**context)

@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 
 from crosslab.core.atomic import write_atomically
-from crosslab.core.canonical import digest
 from crosslab.core.errors import CrosslabError
 from crosslab.core.version import __version__
 from crosslab.engine.journal import JOURNAL_FILE, Journal
@@ -35,6 +34,7 @@ from crosslab.engine.plan import NO_VARIANT, sample_id
 from crosslab.items.item import Item
 from crosslab.run.grade import grade_record
 from crosslab.suites.registry import EnvironmentFactory
+from crosslab.tier2.bundle_format import lab_digest
 from crosslab.tier2.rollout import Limits, Rollout
 
 log = logging.getLogger("crosslab.tier2")
@@ -53,11 +53,6 @@ class TokenRefused(CrosslabError, PermissionError):
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def lab_digest(lab: str) -> str:
-    """The journal's target digest for a lab's internal agent (its weights and harness are never seen)."""
-    return digest({"tier2_lab": lab})
 
 
 @dataclass(frozen=True)
