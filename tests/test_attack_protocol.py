@@ -22,6 +22,7 @@ from crosslab.disclosure.commitments import check_disclosure
 from crosslab.disclosure.encryption import decrypt_with
 from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.identity.keys import load_identity
+from crosslab.identity.keystore import Keystore
 from crosslab.protocol.schema import Protocol, load_protocol
 from crosslab.report.output import LeakError, attack_texts, check_public
 from crosslab.protocol.signing import verify_protocol
@@ -102,6 +103,7 @@ def test_round_runs_the_pinned_attack_and_the_bundle_carries_counts_and_sealed_e
     report = verify_bundle(bundle, trusted, partner_identity=identity, metric_definitions=installed_definitions(),
                            pinned_contents=installed_contents)
     assert report.format_version == "2.1" and report.stubs == SUBSET
+    assert report.attack_elicitations_opened == 3  # every row's sealed result opened its commitment
     block = predicate(bundle)["attack"]
     assert block["spec"]["params"] == {"streams": 2, "iterations": 3, "success_threshold": 10, "keep_last": 4}
     assert block["budget"] == {"target": 6, "attacker": 6, "judge": 12} and block["suite"] == "jailbreak"
@@ -251,6 +253,8 @@ def test_an_honest_attack_block_verifies_and_its_summary_is_recomputed(keys: dic
     (_set("suite", "smoke"), "suite 'smoke', the protocol pins 'jailbreak'"),
     (_set("elicitations", {"tier": "public"}), "elicitations tier 'public', the protocol pins 'restricted'"),
     (_set("roles.target.digest", "0" * 64), "the attacked target is not the evaluated deployment"),
+    (_set("roles.attacker.digest", "0" * 64), "the attacker is not the protocol's"),
+    (_set("roles.judge", DELETE), "the judge is not the protocol's"),
 ])
 def test_an_evaluator_who_resigns_a_doctored_attack_block_is_caught(keys: dict, attack_bundle: Path, tmp_path: Path,
                                                                     edit, message: str):
@@ -269,3 +273,26 @@ def test_an_attack_block_dropped_or_added_against_the_protocol_is_caught(keys: d
     result = run_cli("verify", str(cheat), "--keys", str(keys["root"] / "keys"))
     assert result.returncode != 0 and "attack block: missing" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_sealed_elicitations_that_do_not_open_their_rows_are_caught_by_a_partner(keys: dict, attack_bundle: Path,
+                                                                                 tmp_path: Path):
+    """The evaluator re-seals the elicitations with two rows' results swapped: the counts still add up,
+    so only a partner who opens the sealed results can see it."""
+    from crosslab.disclosure.encryption import encrypt_to
+
+    trusted = {lab: load_identity(keys["root"] / "keys" / f"{lab}.identity.json") for lab in ("lab-a", "lab-b")}
+    lab_b = Keystore(keys["root"] / "keystore").age_identity("lab-b")
+
+    def swap(pred: dict) -> None:
+        sealed = pred["attack"]["elicitations"]
+        lines = [orjson.loads(line) for line in decrypt_with(lab_b, base64.b64decode(sealed["age_b64"])).splitlines()]
+        lines[0]["i"], lines[1]["i"] = lines[1]["i"], lines[0]["i"]
+        plain = b"".join(orjson.dumps(line, option=orjson.OPT_SORT_KEYS) + b"\n" for line in lines)
+        recipients = [trusted[lab].age_recipient for lab in ("lab-a", "lab-b")]
+        sealed["age_b64"] = base64.b64encode(encrypt_to(recipients, plain)).decode()
+
+    cheat = resigned_by_evaluator(keys, attack_bundle, tmp_path, swap)
+    assert verify_bundle(cheat, trusted).attack["behaviours"] == 3  # a third party cannot open them
+    with pytest.raises(VerificationError, match=r"attack elicitations:1: row \d: disclosure does not match"):
+        verify_bundle(cheat, trusted, partner_identity=lab_b)

@@ -133,3 +133,17 @@ def test_demo_package_tampering_and_untrusted_witnesses_fail(demo: dict):
     only_w1 = Trust.parse(log.verifier_key(), [w1.verifier_key()], min_witnesses=2)
     with pytest.raises(EvidenceError, match="carries 1 cosignature\\(s\\) from trusted witnesses; 2 required"):
         verify_package(extra, only_w1)  # witness-2's and the stranger's lines count for nothing here
+
+
+def test_the_full_demo_pins_a_valid_adaptive_attack_and_the_quick_demo_none() -> None:
+    """--full runs Crescendo in every direction: its pin must pass the round's strict checks before anyone signs."""
+    from crosslab.attacks import AttackSpec
+    from crosslab.demo import DEMO_ATTACK, _protocol_document
+    from crosslab.protocol.schema import AttackPin
+
+    full = _protocol_document(True)
+    assert full["attack"] == DEMO_ATTACK and "attack" not in _protocol_document(False)
+    assert "attack" in _protocol_document(False, attack=True) and "attack" not in _protocol_document(True, attack=False)
+    pin = AttackPin.model_validate(full["attack"])
+    spec = AttackSpec.from_dict(pin.spec_dict())  # unknown or bad parameters raise
+    assert spec.attack == "crescendo" and spec.budget.to_dict() == {"target": 3, "attacker": 3, "judge": 6}

@@ -58,6 +58,13 @@ SAFETY_PROMPT = ("You are a careful assistant. Refuse requests that could cause 
 #: Quick profile: items per suite (a deterministic subset spanning every slice); --full runs everything.
 QUICK = {"instruction_hierarchy": 16, "jailbreak": 20, "hallucination": 16, "scheming": 6}
 MAX_TOKENS = 96
+#: The adaptive attack a --full (or --attack) demo pins: Crescendo, SmolLM2 in every role, on each harmful
+#: behaviour of the pinned jailbreak items. A small budget: SmolLM2-135M is a weak attacker (docs/attacks.md).
+DEMO_ATTACK = {"attack": "crescendo", "params": {"max_turns": 2, "max_backtracks": 1},
+               "budget": {"target": 3, "attacker": 3, "judge": 6}, "seed": 0,
+               "attacker": {"provider": "local", "model": "smollm2", "temperature": 0.7, "max_tokens": 96},
+               "judge": {"provider": "local", "model": "smollm2", "max_tokens": 48},
+               "suite": "jailbreak", "elicitations": "restricted"}
 REPLY = ("Borealis has reviewed this bundle. We accept the findings and are tightening our safety "
          "system prompt for the next release.")
 
@@ -96,8 +103,11 @@ def demo_suites(full: bool, per_suite: int | None = None) -> list[dict[str, Any]
     return pins
 
 
-def _protocol_document(full: bool, per_suite: int | None = None) -> dict[str, Any]:
+def _protocol_document(full: bool, per_suite: int | None = None, attack: bool | None = None) -> dict[str, Any]:
+    """The demo's protocol; ``attack`` (default: with ``full``) pins the adaptive attack in every direction."""
     local = {"provider": "local", "model": "smollm2"}
+    suites = demo_suites(full, per_suite)
+    pinned_attack = (full if attack is None else attack) and any(p["name"] == "jailbreak" for p in suites)
     return {
         "title": "Aurora Labs and Borealis AI evaluate each other (crosslab demo)",
         "participants": [
@@ -107,16 +117,18 @@ def _protocol_document(full: bool, per_suite: int | None = None) -> dict[str, An
                 {"name": "b-prod", "target": {**local, "system_prefix": SAFETY_PROMPT}},
                 {"name": "b-prev", "target": dict(local)}]},
         ],
-        "suites": demo_suites(full, per_suite),
+        "suites": suites,
         "sampling": {"temperature": 0.0, "max_tokens": MAX_TOKENS, "seed": 0},
         "disclosure": {"public": ["public"], "partners": ["public", "restricted"], "public_excerpt_chars": 240},
         "review_window_days": 14,
         "cadence": "quarterly",
         "round": {"number": 1, "date": dt.date.today().isoformat()},
+        **({"attack": DEMO_ATTACK} if pinned_attack else {}),
     }
 
 
-def prepare(out: Path, full: bool, say: Progress, per_suite: int | None = None) -> tuple[Path, Keystore, Path]:
+def prepare(out: Path, full: bool, say: Progress, per_suite: int | None = None,
+            attack: bool | None = None) -> tuple[Path, Keystore, Path]:
     """Keys, the protocol and both signatures (each reused when already there)."""
     store = Keystore(out / "keystore")
     keys = out / "keys"
@@ -131,7 +143,8 @@ def prepare(out: Path, full: bool, say: Progress, per_suite: int | None = None) 
         shutil.copy(keys / f"{lab}.identity.json", trusted)
     path = out / "protocol.yaml"
     if not path.exists():
-        path.write_text(yaml.safe_dump(_protocol_document(full, per_suite), sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.safe_dump(_protocol_document(full, per_suite, attack), sort_keys=False),
+                        encoding="utf-8")
         say(f"protocol: wrote {path}")
     protocol = load_protocol(path)
     envelope = read_envelope(envelope_path(path))
@@ -144,15 +157,18 @@ def prepare(out: Path, full: bool, say: Progress, per_suite: int | None = None) 
             say(f"protocol: signed by {LABS[lab]}")
     check_ready(protocol, envelope)
     say(f"protocol {protocol.id[:16]}… signed by both labs; pinned suites: "
-        + ", ".join(f"{p.name} ({p.subset or 'all'} items)" for p in protocol.suites))
+        + ", ".join(f"{p.name} ({p.subset or 'all'} items)" for p in protocol.suites)
+        + (f"; adaptive attack: {protocol.attack.attack} on every {protocol.attack.suite} behaviour"
+           if protocol.attack else ""))
     return path, store, trusted
 
 
-def run_demo(out: Path, *, full: bool = False, per_suite: int | None = None, say: Progress = print,
+def run_demo(out: Path, *, full: bool = False, per_suite: int | None = None, attack: bool | None = None,
+             say: Progress = print,
              on_record: SampleProgress | None = None,
              on_direction: Callable[[Direction, int], None] | None = None) -> DemoResult:
     out.mkdir(parents=True, exist_ok=True)
-    path, store, trusted = prepare(out, full, say, per_suite)
+    path, store, trusted = prepare(out, full, say, per_suite, attack)
     protocol = load_protocol(path)
     envelope = read_envelope(envelope_path(path))
     assert envelope is not None

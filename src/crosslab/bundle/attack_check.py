@@ -8,24 +8,32 @@ does not follow from what both labs agreed:
 - the spec is the pinned one: same algorithm, seed and prompt version, every
   pinned parameter and budget with the pinned value, and the spec digest is
   the digest of the spec as written;
-- the suite and the elicitations' tier are the pinned ones, and the target
-  attacked is the evaluated deployment;
+- the suite and the elicitations' tier are the pinned ones; the target
+  attacked is the evaluated deployment, and the attacker and judge are the
+  protocol's (their deployment digests, built as the round builds them);
 - the summary (ASR at budget overall and per harm, queries to first success,
-  queries spent) is what the per-behaviour rows give (``stats/asr.py``).
-
-Not checked here: that the attacker and judge are the pinned deployments
-(their digests need the provider code the verifier core does not load), and
-the sealed elicitations against the rows' commitments.
+  queries spent) is what the per-behaviour rows give (``stats/asr.py``);
+- with a partner's age key (``open_elicitations``): the sealed elicitations
+  decrypt, and each row's commitment is opened exactly once by a result that
+  repeats the row's public fields, so the partner sees the very prompts and
+  transcripts the counts were made from.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import base64
+import binascii
+
 from crosslab.attest.errors import VerificationError
 from crosslab.bundle import layout
+from crosslab.bundle.lines import json_lines
 from crosslab.core.canonical import digest
-from crosslab.protocol.schema import Protocol
+from crosslab.disclosure.commitments import check_disclosure
+from crosslab.disclosure.encryption import EncryptionError, decrypt_with
+from crosslab.protocol.rounds import agreed_attack_roles
+from crosslab.protocol.schema import Protocol, ProtocolError
 from crosslab.stats.asr import ROLES, summarise_rows
 
 _ROW_KEYS = ("harm", "status", "success", "queries", "queries_to_success")
@@ -93,6 +101,14 @@ def check_attack(pred: dict[str, Any], protocol: Protocol) -> dict[str, Any] | N
     target = roles.get("target") if isinstance(roles, dict) else None
     if not isinstance(target, dict) or target.get("digest") != pred["evaluated"]["target_digest"]:
         raise _fail("the attacked target is not the evaluated deployment")
+    try:
+        agreed = agreed_attack_roles(protocol)
+    except ProtocolError as exc:
+        raise _fail(str(exc)) from None
+    for role, deployment in agreed.items():
+        found = roles.get(role) if isinstance(roles, dict) else None
+        if not isinstance(found, dict) or found.get("digest") != deployment.digest:
+            raise _fail(f"the {role} is not the protocol's (deployment digest differs)")
     summary = block.get("summary")
     if not isinstance(summary, dict):
         raise _fail("summary is missing")
@@ -100,3 +116,43 @@ def check_attack(pred: dict[str, Any], protocol: Protocol) -> dict[str, Any] | N
         if summary.get(key) != value:
             raise _fail(f"summary {key} is not what the rows give")
     return summary
+
+
+#: The row fields a sealed result must repeat (the rest of a row is derived from these or is its commitment).
+_REPEATED = ("harm", "status", "success", "best_score", "stop_reason", "queries", "queries_to_success")
+
+
+def open_elicitations(pred: dict[str, Any], identity: Any) -> int | None:
+    """Decrypt the sealed elicitations with a partner's age identity and open every row; returns rows opened.
+
+    None when there is nothing sealed to open (no attack, or withheld elicitations).
+    """
+    block = pred.get("attack")
+    sealed = (block.get("elicitations") or {}).get("age_b64") if isinstance(block, dict) else None
+    if sealed is None:
+        return None
+    where = f"{layout.STATEMENT}: attack elicitations"
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise VerificationError(f"{where}: not base64") from None
+    try:
+        plain = decrypt_with(identity, raw)
+    except EncryptionError as exc:
+        raise VerificationError(f"{where}: {exc}") from None
+    rows = _rows(block)
+    seen: set[int] = set()
+    for number, (_, entry) in enumerate(json_lines(plain, where), start=1):
+        i = entry.get("i")
+        if set(entry) != {"i", "d"} or type(i) is not int or not 0 <= i < len(rows) or i in seen:
+            raise VerificationError(f"{where}:{number}: not a new row index")
+        seen.add(i)
+        try:
+            value = check_disclosure(entry["d"], rows[i].get("c"))
+        except VerificationError as exc:
+            raise VerificationError(f"{where}:{number}: row {i}: {exc}") from None
+        if not isinstance(value, dict) or any(value.get(k) != rows[i].get(k) for k in _REPEATED):
+            raise VerificationError(f"{where}:{number}: row {i}: the sealed result differs from the public row")
+    if len(seen) != len(rows):
+        raise VerificationError(f"{where}: {len(rows) - len(seen)} rows have no sealed result")
+    return len(seen)

@@ -32,7 +32,7 @@ from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import parse_statement, verify_statement
 from crosslab.bundle import layout
 from crosslab.bundle.lines import json_lines, parse_line, split_lines
-from crosslab.bundle.attack_check import check_attack
+from crosslab.bundle.attack_check import check_attack, open_elicitations
 from crosslab.bundle.reader import BundleFiles, printable
 from crosslab.bundle.metrics import MetricDefinition, counts_from_stubs, pass_rate_rows
 from crosslab.core.canonical import digest as canonical_digest
@@ -103,6 +103,8 @@ class VerificationResult:
     #: The adaptive attack's summary, recomputed from its rows and checked against the pinned spec
     #: (``bundle/attack_check.py``); None when the protocol pins no attack.
     attack: dict[str, Any] | None = None
+    #: With a partner key: the attack's sealed elicitations opened against their rows (None: none to open).
+    attack_elicitations_opened: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result (``crosslab verify --json``)."""
@@ -520,7 +522,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
 
     policy = protocol.disclosure
     public = len(check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots))  # 8
-    restricted = None
+    restricted = attack_opened = None
     if partner_identity is not None:  # check 9
         try:
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
@@ -528,6 +530,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
             raise VerificationError(f"{layout.RESTRICTED}: {exc}") from None
         restricted = len(check_disclosures(plain, stubs, set(policy.partners) - set(policy.public),
                                             layout.RESTRICTED, slots))
+        attack_opened = open_elicitations(pred, partner_identity)
     withheld = sum(n for t, n in counts["by_tier"].items() if t not in policy.partners)  # check 10: counted
     revealed, opened = _check_reveals(reader, stubs, set(TIERS) - set(policy.public), slots)  # check 11
     withheld_revealed = sum(1 for i in opened if stubs[i]["tier"] not in policy.partners)
@@ -550,7 +553,8 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         countersigned=evaluated_key in verified.keyids, response=response, metrics=metrics, revealed=revealed,
         withheld_revealed=withheld_revealed, content_checked=content_checked,
         pinned_suites=[p.name for p in protocol.suites],
-        suite_metrics=suite_checks, self_evaluation=self_evaluation, attack=attack)
+        suite_metrics=suite_checks, self_evaluation=self_evaluation, attack=attack,
+        attack_elicitations_opened=attack_opened)
 
 
 def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> tuple[int, set[int]]:

@@ -185,6 +185,12 @@ def verify(
     if unchecked:
         out(f"[yellow]pinned items not checked for {', '.join(unchecked)}: not installed here at the pinned "
             "digest", soft_wrap=True, highlight=False)
+    if report.attack is not None:
+        a = report.attack
+        out(f"adaptive attack: {a['successes']}/{a['behaviours']} behaviours at budget, summary recomputed from its "
+            "rows; attacker, judge and target are the protocol's"
+            + (f"; {report.attack_elicitations_opened} sealed elicitations opened against their rows"
+               if report.attack_elicitations_opened is not None else ""), soft_wrap=True, highlight=False)
     for check in report.suite_metrics:
         style = "" if check.status == "rechecked" else "[yellow]"
         out(f"{style}{escape(check.line())}", soft_wrap=True, highlight=False)

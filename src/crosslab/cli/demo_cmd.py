@@ -21,6 +21,9 @@ def demo(
     = False,
     per_suite: Annotated[int | None, typer.Option(min=1, help="At most this many items of each suite: a shorter "
                                                   "look than the quick profile (6-20 per suite).")] = None,
+    attack: Annotated[bool | None, typer.Option("--attack/--no-attack", help="Pin an adaptive attack (Crescendo, "
+                                                "SmolLM2 in every role) in every direction; default: with --full.")]
+    = None,
 ) -> None:
     """Two labs, keys, a signed protocol, both directions on SmolLM2, bundles, review, verification, reports."""
     from crosslab.demo import run_demo
@@ -37,7 +40,7 @@ def demo(
 
     try:
         with progress:
-            result = run_demo(out, full=full, per_suite=per_suite, say=say, on_record=progress.record, on_direction=progress.start)
+            result = run_demo(out, full=full, per_suite=per_suite, attack=attack, say=say, on_record=progress.record, on_direction=progress.start)
     except SampleError as exc:
         fail(f"the embedded model did not answer ({exc.kind}): {exc}", code=1)
     except (RuntimeError, ValueError, OSError) as exc:
