@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 from pathlib import Path
 
@@ -267,3 +268,20 @@ def test_one_direction_on_the_embedded_model_end_to_end(tmp_path: Path):
     plain = subprocess.run(["age", "--decrypt", "-i", str(tmp_path / "keystore" / "lab-b" / "age_identity.txt"),
                             str(bundle / layout.RESTRICTED)], capture_output=True, check=True).stdout
     assert sorted(orjson.loads(line)["i"] for line in plain.splitlines()) == restricted
+
+
+def test_round_run_calls_the_models_unless_asked_to_reuse_the_cache(world: dict, tmp_path: Path):
+    """A round's figures come from calls made for it: the response cache is opt-in, and its hits are shown."""
+    protocol = signed(world)
+    env = {**world["env"], "CROSSLAB_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
+
+    def share(out: str, *flags: str) -> str:
+        result = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(tmp_path / out), "--quiet",
+                         *flags, env=env)
+        assert result.returncode == 0, result.stderr
+        return next(line for line in result.stdout.splitlines() if "lab-a → lab-b/b-prod" in line)
+
+    share("first", "--cache")  # fills the cache
+    assert " 0 " in share("plain").replace("│", " ")  # the default: nothing reused
+    reused = share("second", "--cache").replace("│", " ")
+    assert re.search(rf" \d+ in {SMOKE_SUBSET} samples ", reused)  # every sample's calls came from the cache

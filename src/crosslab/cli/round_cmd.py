@@ -66,7 +66,8 @@ def run(
     out: Annotated[Path, typer.Option(help="Round directory: runs and bundles go under it.")] = Path("round"),
     only: Annotated[str | None, typer.Option(help="Only this evaluated lab (default: all of your share).")] = None,
     keystore: Annotated[Path | None, typer.Option(help="Keystore directory (default: $CROSSLAB_KEYSTORE).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not reuse cached model responses.")] = False,
+    use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached model responses (off by "
+                                            "default: a round's figures come from calls made for it).")] = False,
     allow_errors: Annotated[bool, typer.Option(help="Write bundles even when samples errored.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -92,7 +93,7 @@ def run(
         key = Keystore(keystore or default_keystore_dir()).signing_key(lab)
     except (CrosslabError, OSError) as exc:
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
-    cache = None if no_cache else ResponseCache(default_cache_dir())
+    cache = ResponseCache(default_cache_dir()) if use_cache else None
     per_direction = samples_per_direction(protocol)
     results = []
     with DirectionProgress(quiet) as progress:
@@ -110,11 +111,29 @@ def run(
             progress.finish(direction)
             results.append(result)
     table = Table(title=f"round {protocol.round.number}: {lab}'s share")
-    for col in ("direction", "samples", "errors", "resumed", "bundle"):
+    for col in ("direction", "samples", "errors", "resumed", "cached calls", "bundle"):
         table.add_column(col)
     for r in results:
-        table.add_row(str(r.direction), str(r.samples), str(r.errors), str(r.skipped),
+        table.add_row(str(r.direction), str(r.samples), str(r.errors), str(r.skipped), _cached(r),
                       str(r.bundle) if r.bundle else "[red]not written: samples errored; run again to retry[/]")
     console.print(table)
     if any(r.bundle is None for r in results):
-        raise typer.Exit(1)
+        fail("samples errored, so not every bundle was written; run the same command again to retry only "
+             "those (finished samples are kept), or add --allow-errors to publish them as errors", code=1)
+
+
+def _cached(result: object) -> str:
+    """Model calls answered from the response cache in this direction's runs ("0" without --cache)."""
+    from crosslab.engine.journal import Journal
+
+    calls = samples = 0
+    for run_dir in getattr(result, "runs", {}).values():
+        journal = Journal.open(run_dir)
+        try:
+            for record in journal.records():
+                n = int((record.get("stats") or {}).get("cached_calls", 0))
+                calls += n
+                samples += n > 0
+        finally:
+            journal.close()
+    return f"{calls} in {samples} samples" if calls else "0"
