@@ -19,7 +19,7 @@ def ran(tmp_path_factory) -> dict:
     out, cache = world["root"] / "round", world["root"] / "cache"
     old = os.umask(0)  # the worst case: every file the child creates would be world-writable by default
     try:
-        result = run_cli("round", "run", str(world["protocol"]), "--as", "lab-a", "--out", str(out),
+        result = run_cli("round", "run", str(world["protocol"]), "--as", "lab-a", "--out", str(out), "--cache",
                          env={**world["env"], "CROSSLAB_CACHE_DIR": str(cache)})
     finally:
         os.umask(old)

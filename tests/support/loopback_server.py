@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -62,6 +63,7 @@ class Options:
     retry_after: float = 1.0  # Retry-After seconds sent with rate_limit
     hang_s: float = 30.0  # how long a "hang" sleeps before answering normally
     seed: int = 0
+    answer_kb: int = 0  # filler appended to every text answer: client-side work per sample (bench/scale_out.py)
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULT_KINDS)
@@ -134,6 +136,11 @@ def judge_answer(key: str) -> str | None:
         name, _, value = pair.partition("=")
         fields[name] = {"true": True, "false": False}.get(value, int(value) if value.isdigit() else value)
     return json.dumps(fields)
+
+
+@functools.cache
+def _filler(kb: int) -> str:
+    return ("lorem ipsum dolor sit amet " * (kb * 1024 // 27 + 1))[: kb * 1024]
 
 
 def script(turn: Turn) -> Answer:
@@ -452,7 +459,10 @@ class LoopbackServer:
                 return web.Response()  # writing it fails quietly on the closed transport
             if fault == "hang":
                 await asyncio.sleep(o.hang_s)  # then answer normally, if anyone is still there
-        body = orjson.dumps(fmt.body(turn, script(turn), n))
+        answer = script(turn)
+        if self.options.answer_kb and answer.text is not None:
+            answer.text += " " + _filler(self.options.answer_kb)
+        body = orjson.dumps(fmt.body(turn, answer, n))
         if fault == "malformed":
             return web.Response(body=body[: len(body) // 2], content_type="application/json")
         # Counted only if the answer is about to be sent (a cancelled hang never gets here).
@@ -489,11 +499,12 @@ def options_from_args(argv: list[str] | None = None) -> tuple[Options, int]:
     p.add_argument("--retry-after", type=float, default=1.0)
     p.add_argument("--hang", type=float, default=30.0, dest="hang_s")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--answer-kb", type=int, default=0, help="filler KB appended to every text answer")
     a = p.parse_args(argv)
     faults = tuple(f for f in (s.strip() for s in a.faults.split(",")) if f)
     try:
         options = Options(latency=a.latency, fault_rate=a.fault_rate, faults=faults,
-                          retry_after=a.retry_after, hang_s=a.hang_s, seed=a.seed)
+                          retry_after=a.retry_after, hang_s=a.hang_s, seed=a.seed, answer_kb=a.answer_kb)
     except ValueError as exc:
         p.error(str(exc))
     return options, a.port
@@ -532,7 +543,7 @@ class RunningServer:
 
 def _cli_args(options: dict[str, Any]) -> list[str]:
     names = {"latency": "--latency", "fault_rate": "--fault-rate", "retry_after": "--retry-after",
-             "hang_s": "--hang", "hang": "--hang", "seed": "--seed", "port": "--port"}
+             "hang_s": "--hang", "hang": "--hang", "seed": "--seed", "port": "--port", "answer_kb": "--answer-kb"}
     args: list[str] = []
     for key, value in options.items():
         if key == "faults":

@@ -70,6 +70,10 @@ def run(
                                             "default: a round's figures come from calls made for it).")] = False,
     allow_errors: Annotated[bool, typer.Option(help="Write bundles even when samples errored.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    executor: Annotated[str, typer.Option("--executor", help="local, or ray: each direction's samples on Ray "
+                                          "workers with one shared rate limit (docs/scale-out.md).")] = "local",
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="A Ray cluster to join.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Ray workers.")] = 2,
 ) -> None:
     """Run your share of the round (resumable) and write one signed bundle per direction."""
     from crosslab.attest.errors import VerificationError
@@ -84,6 +88,9 @@ def run(
         share_of,
     )
 
+    from crosslab.cli.executor import ray_options
+
+    ray = ray_options(executor, ray_address, workers)
     protocol, envelope = _load(protocol_path)
     try:
         check_ready(protocol, envelope)
@@ -101,7 +108,8 @@ def run(
             progress.start(direction, per_direction)
             try:
                 result = asyncio.run(run_direction(protocol, envelope, direction, out, key, cache=cache,
-                                                   on_record=progress.record, allow_errors=allow_errors))
+                                                   on_record=progress.record, allow_errors=allow_errors,
+                                                   ray=ray))
             except SampleError as exc:
                 fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
             except (CrosslabError, OSError, ValueError) as exc:  # ValueError: e.g. malformed JSON in a run to resume

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from crosslab.cli.executor import ray_options
 from crosslab.cli.common import console, err_console, fail
 from crosslab.cli.metric_table import print_suite_metrics
 from crosslab.cli.plain_progress import PlainProgress
@@ -83,10 +84,16 @@ def run(
     attacker_base_url: Annotated[str | None, Opt("--attacker-base-url", help="Attacker API base URL.")] = None,
     attack_param: Annotated[list[str] | None, Opt("--attack-param", help="KEY=VALUE for --attack: a parameter "
                                                   "(streams=3), seed=N or budget.target|attacker|judge=N.")] = None,
+    executor: Annotated[str, Opt("--executor", help="local (this process) or ray (shards on Ray workers, one "
+                                 "shared rate limit; docs/scale-out.md).")] = "local",
+    ray_address: Annotated[str | None, Opt("--ray-address", help="A Ray cluster to join (default: start a "
+                                           "local one).")] = None,
+    workers: Annotated[int, Opt("--workers", min=1, help="Ray workers (a local cluster gets one CPU each).")] = 2,
 ) -> None:
     """Run a suite or items file against a target; journal, grade and summarise it."""
     limits = {"concurrency": concurrency, "requests_per_minute": rpm, "tokens_per_minute": tpm,
               "timeout_s": timeout, "max_retries": max_retries}
+    ray = ray_options(executor, ray_address, workers)
     attack_run = _attack_resume_dir(resume, out)
     if attack is not None or attack_run is not None:
         _attack(attack, attack_run, suite=suite, items=items, limit=limit, out=out, quiet=quiet,
@@ -128,7 +135,8 @@ def run(
     opened: list[Journal] = [journal] if journal else []
     try:
         journal, summary = asyncio.run(_session(config, model, opened, out, cache, environments,
-                                                quiet=quiet, check_first=not no_preflight, judge=judge_model))
+                                                quiet=quiet, check_first=not no_preflight, judge=judge_model,
+                                                ray=ray))
     except SampleError as exc:
         fail(f"{config.deployment.label} did not answer a test call ({exc.kind}): {exc}", code=1)
     except CircuitOpen as exc:
@@ -253,7 +261,7 @@ def _resume_config(resume: str, out: Path, suite: str | None, items: Path | None
 
 async def _session(config: RunConfig, model: Any, opened: list[Journal], out: Path,
                    cache: ResponseCache | None, environments: dict[str, Any], *, quiet: bool,
-                   check_first: bool, judge: Any = None) -> tuple[Journal, Any]:
+                   check_first: bool, judge: Any = None, ray: Any = None) -> tuple[Journal, Any]:
     """Preflight, then journal and execute, all on one event loop (HTTP sessions bind to it).
 
     ``opened`` holds the journal (given, or created after the preflight) so an
@@ -267,7 +275,8 @@ async def _session(config: RunConfig, model: Any, opened: list[Journal], out: Pa
         if not opened:
             opened.append(create_journal(out, config))
         journal = opened[0]
-        return journal, await _execute_with_progress(config, model, journal, cache, environments, quiet, judge)
+        return journal, await _execute_with_progress(config, model, journal, cache, environments, quiet, judge,
+                                                     ray)
     finally:
         await model.aclose()
         if judge is not None:
@@ -275,14 +284,16 @@ async def _session(config: RunConfig, model: Any, opened: list[Journal], out: Pa
 
 
 async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal, cache: ResponseCache | None,
-                                 environments: dict[str, Any], quiet: bool, judge: Any = None) -> Any:
+                                 environments: dict[str, Any], quiet: bool, judge: Any = None,
+                                 ray: Any = None) -> Any:
     total = len(config.items) * config.epochs
     if quiet:
-        return await execute_run(config, model, journal, cache=cache, environments=environments, judge=judge)
+        return await execute_run(config, model, journal, cache=cache, environments=environments, judge=judge,
+                                 ray=ray)
     if not err_console.is_terminal:  # CI, nohup: plain lines now and then instead of a bar nobody sees
         ticker = PlainProgress(config.deployment.label, total, done=len(journal.completed_ids()))
         return await execute_run(config, model, journal, cache=cache, environments=environments,
-                                 on_record=ticker.record, judge=judge)
+                                 on_record=ticker.record, judge=judge, ray=ray)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TextColumn("[red]{task.fields[errors]} errors"),
@@ -303,7 +314,7 @@ async def _execute_with_progress(config: RunConfig, model: Any, journal: Journal
             progress.update(task, advance=1, errors=counts["errors"], rate=f"{rate:.1f}/s{_pace_text(pacer)}")
 
         return await execute_run(config, model, journal, cache=cache, environments=environments,
-                                 on_record=on_record, judge=judge)
+                                 on_record=on_record, judge=judge, ray=ray)
 
 
 def _print_judge(s: dict[str, Any], prices: Any) -> None:
@@ -354,3 +365,4 @@ def _print_summary(config: RunConfig, result: RunSummary, skipped: int, elapsed:
                       f"({pacing['refused_share']:.1%}) · pace {pacing['pace_per_s'] or 0:.1f}/s"
                       + (f" · within {caps}" if caps else ""), soft_wrap=True, highlight=False)
     console.print(f"journal: {run_dir / 'journal.sqlite'}", soft_wrap=True, highlight=False)
+

@@ -39,12 +39,14 @@ class CrosslabError(Exception):
         │   ├── AttackRunError                 run/attack.py          an attack run that cannot start or resume as asked
         │   ├── NotComparable                  results/attack_compare.py  two attack runs that differ in more than the target
         │   ├── BookError                      tier2/book.py          a tier-2 serve directory that cannot be planned or opened
+        │   ├── RoundError (tier 2)            tier2/round.py         a one-machine tier-2 round that cannot start or finish
         │   ├── CatalogError                   tier2/catalog.py       a selection that names no servable item
         │   └── EvidenceError                  evidence/errors.py     an evidence package that does not verify or cannot be made
         │       └── NotFound                   evidence/fetch.py      the registry has no such vendor, entry or file
         ├── RuntimeError: the environment
         │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used
         │   ├── CircuitOpen                    engine/breaker.py      a run stopped: samples in a row could not reach the target
+        │   ├── RayUnavailable                 run/ray_executor.py    Ray is not installed, or its cluster cannot be reached
         │   ├── CredentialsError               targets/registry.py    a provider's API key is missing
         │   ├── LogError                       registry/tlog/errors.py  the transparency log fails its checks
         │   │   ├── LogRequestError (also ValueError)                 a malformed tile path, index or entry

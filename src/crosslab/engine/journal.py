@@ -175,6 +175,31 @@ class Journal:
             self._conn.execute("BEGIN")
             self._conn.executemany(_UPSERT_SAMPLE, rows)
 
+    def merge_from(self, other: Path) -> list[tuple[str, str]]:
+        """Copy another journal's samples and verdicts into this one, bytes as stored, in one transaction.
+
+        The Ray executor's shards journal where they run; this folds a shard in
+        without parsing a record (the same upsert as ``write_many``: an ok is
+        never replaced). Returns (sample id, status) of every sample copied.
+        """
+        source = other / JOURNAL_FILE
+        if not source.is_file():
+            raise JournalError(f"{other}: no journal to merge")
+        self._conn.execute("ATTACH DATABASE ? AS shard", (str(source),))
+        try:
+            rows = self._conn.execute("SELECT sample_id, status FROM shard.samples ORDER BY rowid").fetchall()
+            with self._conn:
+                self._conn.execute("BEGIN")
+                self._conn.execute(
+                    "INSERT INTO samples (sample_id, item_id, status, record, sha256, written_at) "
+                    "SELECT sample_id, item_id, status, record, sha256, written_at FROM shard.samples WHERE true "
+                    + _UPSERT_SAMPLE[_UPSERT_SAMPLE.index("ON CONFLICT"):])
+                self._conn.execute("INSERT OR REPLACE INTO verdicts SELECT sample_id, grader, verdict "
+                                   "FROM shard.verdicts")
+        finally:
+            self._conn.execute("DETACH DATABASE shard")
+        return [(sample_id, status) for sample_id, status in rows]
+
     def set_meta(self, key: str, value: Any) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, canonical_json(value)))
 

@@ -38,7 +38,7 @@ import math
 import time
 from typing import Any
 
-from crosslab.engine.window_cap import Entry, WindowCap
+from crosslab.engine.window_cap import GUARD_S, Entry, WindowCap
 from crosslab.targets.base import Usage
 from crosslab.targets.ratelimit import RateLimitHint
 
@@ -93,11 +93,13 @@ class Lane:
 
 
 class Pacer:
-    def __init__(self, *, rpm: float | None = None, tpm: float | None = None, max_tokens: int = 512) -> None:
+    def __init__(self, *, rpm: float | None = None, tpm: float | None = None, max_tokens: int = 512,
+                 guard_s: float = GUARD_S) -> None:
+        """``guard_s``: the caps' jitter allowance (wider when sends leave from other processes)."""
         self.rpm, self.tpm = rpm, tpm
         self.max_tokens = max_tokens
-        self.user_requests = WindowCap(rpm / 60.0) if rpm else None
-        self.user_tokens = WindowCap(tpm / 60.0) if tpm else None
+        self.user_requests = WindowCap(rpm / 60.0, guard_s) if rpm else None
+        self.user_tokens = WindowCap(tpm / 60.0, guard_s) if tpm else None
         # the user's caps also set the schedule, just under the cap so the cap rarely has to act
         self.user_ceiling = (self.user_requests.capacity / self.user_requests.window
                              if self.user_requests else None)
@@ -136,6 +138,15 @@ class Pacer:
     def rate(self) -> float | None:
         """Requests per second the pacer currently allows (None: not paced)."""
         return self.requests.rate if self.requests else None
+
+    def unpaced(self) -> bool:
+        """Nothing paces sends now: no cap, no rate learned or announced, no hold, nobody waiting."""
+        return (self.requests is None and not self.token_lanes and self.user_requests is None
+                and self.user_tokens is None and self._hold_until <= time.monotonic() and not self._waiters)
+
+    def ticket_for_unpaced_send(self, input_est: float = 0.0) -> Ticket:
+        """A ticket for a send made without asking (``unpaced()`` held when it started), so its answer teaches."""
+        return self._take(time.monotonic(), input_est, paced=False)
 
     def _next_time(self, now: float, input_est: float) -> float:
         t = now

@@ -104,17 +104,18 @@ async def execute(plan: Sequence[Sample], target: Target, journal: Journal, *,
                   environments: dict[str, EnvironmentFactory] | None = None,
                   interactions: dict[str, Interaction] | None = None,
                   on_record: ProgressCallback | None = None,
-                  breaker: Breaker | None = None) -> ExecutionSummary:
+                  breaker: Breaker | None = None, pacer: Any = None) -> ExecutionSummary:
     """Run every sample of ``plan`` not yet ok in the journal; CircuitOpen when the target has gone away.
 
     Every answered sample is journaled before this returns or raises, so a
     resume sends nothing twice (``breaker``: when to give up; breaker.py).
+    ``pacer``: one shared beyond this process (run/ray_executor.py); default: the process's own.
     """
     breaker = breaker or Breaker()
     done = journal.completed_ids()
     todo = [s for s in plan if s.id not in done]
     summary = ExecutionSummary(planned=len(plan), skipped=len(plan) - len(todo))
-    caller = ModelCaller(target, cache=cache)
+    caller = ModelCaller(target, cache=cache, pacer=pacer)
     before = caller.pacer.snapshot()
     started = time.monotonic()
     queue: asyncio.Queue[Sample] = asyncio.Queue()

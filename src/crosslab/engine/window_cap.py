@@ -31,9 +31,10 @@ class Entry:
 
 
 class WindowCap:
-    def __init__(self, per_second: float) -> None:
+    def __init__(self, per_second: float, guard_s: float = GUARD_S) -> None:
+        """``guard_s``: how much jitter may lie between this cap's clock and the server's arrivals."""
         # Below one unit a second, one unit per 1/rate seconds: the window widens instead.
-        self.window = max(1.0, 1.0 / per_second) + GUARD_S
+        self.window = max(1.0, 1.0 / per_second) + guard_s
         self.capacity = max(1.0, math.floor(per_second * max(1.0, 1.0 / per_second) + 1e-9))
         self._log: collections.deque[Entry] = collections.deque()
         self._sum = 0.0

@@ -25,6 +25,7 @@ from crosslab.engine.journal import Journal
 from crosslab.run.judged import JudgeConfig
 from crosslab.run.attack import (AttackRunConfig, AttackRunError, execute_attack, open_or_create, preflight_roles,
                                  roles_from)
+from crosslab.run.ray_executor import RayOptions
 from crosslab.run.session import RunConfig, execute_run, preflight
 from crosslab.suites.pins import pin_mismatches, pinned_items
 from crosslab.protocol.rounds import Direction, agreed_attack_roles, agreed_deployment, agreed_judge, directions
@@ -96,7 +97,7 @@ def _open_or_create(run_dir: Path, config: RunConfig) -> Journal:
 async def run_direction(protocol: Protocol, envelope: dict, direction: Direction, out: Path,
                         signing_key: Ed25519PrivateKey, *, cache: ResponseCache | None,
                         on_record: Progress | None = None, check_first: bool = True,
-                        allow_errors: bool = False) -> DirectionResult:
+                        allow_errors: bool = False, ray: RayOptions | None = None) -> DirectionResult:
     """Run (or resume) every pinned suite against the evaluated deployment, then write the bundle.
 
     With errored samples the bundle is not written (running again retries
@@ -127,7 +128,7 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
                     on_record(direction, suite, record)
 
             summary = await execute_run(config, target, journal, cache=cache, environments=all_environments(),
-                                        on_record=report, judge=judge_target)
+                                        on_record=report, judge=judge_target, ray=ray)
             result.skipped += summary.skipped
         for journal in journals:
             records = list(journal.records())

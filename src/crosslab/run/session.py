@@ -22,6 +22,7 @@ from crosslab.engine.plan import make_plan
 from crosslab.engine.runner import ExecutionSummary, ProgressCallback, execute
 from crosslab.run.grade import GradeAsJournaled, grade_journal
 from crosslab.run.judged import JudgeConfig, JudgeSummary, grade_with_judge
+from crosslab.run.ray_executor import RayOptions, execute_on_ray
 from crosslab.items.item import Item
 from crosslab.suites.registry import all_interactions, items_digest
 from crosslab.targets.base import Target
@@ -73,11 +74,12 @@ async def preflight(target: Target) -> None:
 async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
                       cache: ResponseCache | None, environments: dict[str, EnvironmentFactory],
                       on_record: ProgressCallback | None = None,
-                      judge: Target | None = None) -> ExecutionSummary:
+                      judge: Target | None = None, ray: RayOptions | None = None) -> ExecutionSummary:
     """Execute the plan (skipping samples already ok in the journal), then grade it.
 
     With ``config.judge`` the caller passes the judge's ``judge`` target too.
     The caller owns the targets and closes them (``await target.aclose()``).
+    ``ray``: run the plan on Ray workers (run/ray_executor.py) instead of in this process.
     """
     plan = make_plan(config.items, config.deployment.digest, epochs=config.epochs)
     graded = GradeAsJournaled(config.items) if config.judge is None else None
@@ -88,8 +90,12 @@ async def execute_run(config: RunConfig, target: Target, journal: Journal, *,
         if on_record:
             on_record(record)
 
-    summary = await execute(plan, target, journal, cache=cache, environments=environments,
-                            interactions=all_interactions(), on_record=journaled)
+    if ray is not None:  # graded in the workers; progress sees {sample_id, status} only
+        summary = await execute_on_ray(plan, journal, workers=ray.workers, address=ray.address,
+                                       on_record=on_record, graded=graded.graded if graded else None)
+    else:
+        summary = await execute(plan, target, journal, cache=cache, environments=environments,
+                                interactions=all_interactions(), on_record=journaled)
     if graded is not None:
         grade_journal(journal, graded)
     else:
