@@ -10,6 +10,7 @@ loads them all to show their one-line help.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import typer
@@ -94,5 +95,18 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C does: finished work is kept, progress bars close, and the
+    command prints how to resume (each long command handles KeyboardInterrupt)."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    app()
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except KeyboardInterrupt:  # a command without its own message: still one line, never a traceback
+        sys.stderr.write("crosslab: interrupted\n")
+        raise SystemExit(130) from None

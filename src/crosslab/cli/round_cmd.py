@@ -116,6 +116,9 @@ def run(
                 fail(f"{direction}: {exc}", code=1)
             except sqlite3.DatabaseError as exc:  # a journal damaged while it was in use (open checks it first)
                 fail(f"{direction}: a run journal under {out} is damaged ({exc}); move it aside and run again", code=1)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli/app.py): the journals keep every finished sample
+                fail(f"interrupted during {direction}; finished samples are saved. Resume with the same command: "
+                     f"crosslab round run {protocol_path} --as {lab} --out {out}", code=130)
             progress.finish(direction)
             results.append(result)
     table = Table(title=f"round {protocol.round.number}: {lab}'s share")
