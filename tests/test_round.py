@@ -18,6 +18,8 @@ from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.suites.pins import pin_digest, select_subset
 from crosslab.protocol.rounds import directions
 from crosslab.protocol.schema import load_protocol
+from crosslab.protocol.signing import envelope_path, sign_protocol, write_envelope
+from crosslab.identity.keystore import Keystore
 from crosslab.items.item import Item
 from crosslab.suites.registry import get_suite
 
@@ -78,7 +80,7 @@ def test_unsigned_protocol_refuses_to_run(world: dict, tmp_path: Path):
     shutil.copytree(world["root"] / "keys", tmp_path / "keys")
     protocol = write_protocol(tmp_path, pin_digest("smoke", SMOKE_SUBSET))
     plan = run_cli("round", "plan", str(protocol))
-    assert plan.returncode == 0, plan.stderr
+    assert plan.returncode == 1, plan.stderr  # not ready: it still lists the directions
     assert "lab-a" in plan.stdout and "b-prod" in plan.stdout and "2 directions" in plan.stdout
     assert "not ready" in plan.stdout
     result = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(tmp_path / "r"), env=world["env"])
@@ -89,15 +91,34 @@ def test_unsigned_protocol_refuses_to_run(world: dict, tmp_path: Path):
     assert not (tmp_path / "r").exists()
 
 
-def test_mismatched_pin_refuses_to_run(world: dict, tmp_path: Path):
+def test_mismatched_pin_refuses_to_sign_and_to_run(world: dict, tmp_path: Path):
     shutil.copytree(world["root"] / "keys", tmp_path / "keys")
     protocol = write_protocol(tmp_path, "0" * 64)
     env = world["env"]
+    refused = run_cli("protocol", "sign", str(protocol), "--as", "lab-a", env=env)
+    assert refused.returncode == 2 and "refusing to sign: suite smoke: protocol pins 0000000000000000" in refused.stderr
+    assert not envelope_path(protocol).exists()  # nothing was signed
+    # signed before the installed suite changed (through the library, as an older crosslab would have)
+    store = Keystore(Path(env["CROSSLAB_KEYSTORE"]))
+    loaded, envelope = load_protocol(protocol), None
     for lab in ("lab-a", "lab-b"):
-        assert run_cli("protocol", "sign", str(protocol), "--as", lab, env=env).returncode == 0
+        envelope = sign_protocol(loaded, lab, store.signing_key(lab), envelope)
+    write_envelope(envelope_path(protocol), envelope)
     result = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(tmp_path / "r"), env=env)
     assert result.returncode == 2 and "pinned suites differ" in result.stderr and "0000000000000000" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_sign_refuses_an_unbuildable_deployment_before_anyone_signs(world: dict, tmp_path: Path):
+    shutil.copytree(world["root"] / "keys", tmp_path / "keys")
+    protocol = write_protocol(tmp_path, pin_digest("smoke", SMOKE_SUBSET))
+    data = yaml.safe_load(protocol.read_text())
+    data["participants"][1]["deployments"][0]["target"] = {"provider": "openai", "model": "m", "temperature": 9}
+    protocol.write_text(yaml.safe_dump(data))
+    refused = run_cli("protocol", "sign", str(protocol), "--as", "lab-a", env=world["env"])
+    assert refused.returncode == 2 and "refusing to sign: lab-b/b-prod" in refused.stderr
+    assert "temperature" in refused.stderr and "Traceback" not in refused.stderr
+    assert not envelope_path(protocol).exists()
 
 
 @pytest.fixture(scope="module")

@@ -337,7 +337,8 @@ def world(db: str, tmp_path_factory, labs: dict) -> dict:
     w2, k2 = witness_process(tmp, "w2.example", log_key.verifier_key())
     registry = Process(["registry", "serve", "--db", db, "--dir", str(tmp), "--key", str(tmp / "log.key"),
                         "--origin", origin, "--witness", f"{w1.url}={k1.verifier_key()}",
-                        "--witness", f"{w2.url}={k2.verifier_key()}", "--min-witnesses", "2"],
+                        "--witness", f"{w2.url}={k2.verifier_key()}", "--min-witnesses", "2",
+                        "--submissions-per-minute", "1000"],  # one client publishes every leaf of these tests
                        "/api/v1/witnesses")
     yield {"db": db, "tmp": tmp, "registry": registry, "log_key": log_key, "w1": w1, "w2": w2,
            "witness_keys": [k1.verifier_key(), k2.verifier_key()]}

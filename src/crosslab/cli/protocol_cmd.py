@@ -53,6 +53,9 @@ def sign(
         protocol.participant(lab)
     except KeyError as exc:
         fail(str(exc.args[0]))
+    problems = _tier2_pin_problems(protocol) if hasattr(protocol, "scenarios") else _round_problems(protocol)
+    if problems:
+        fail(f"refusing to sign: {'; '.join(problems)} (nothing was signed; fix the protocol, then sign)")
     try:
         key = Keystore(keystore or default_keystore_dir()).signing_key(lab)
     except (CrosslabError, OSError) as exc:
@@ -103,3 +106,9 @@ def _tier2_pin_problems(protocol) -> list[str]:  # noqa: ANN001 - a Tier2Protoco
     except (BookError, CatalogError) as exc:
         return [str(exc)]
     return []
+
+
+def _round_problems(protocol) -> list[str]:  # noqa: ANN001 - a Protocol
+    from crosslab.round.share import signing_problems
+
+    return signing_problems(protocol)

@@ -57,6 +57,7 @@ def plan(protocol_path: ProtocolFile) -> None:
         console.print("[green]ready:[/] every participant signed and every suite pin matches", soft_wrap=True)
     except CrosslabError as exc:  # RoundError, VerificationError
         console.print(f"[yellow]not ready:[/] {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()

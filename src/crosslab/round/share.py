@@ -29,7 +29,7 @@ from crosslab.run.ray_executor import RayOptions
 from crosslab.run.session import RunConfig, execute_run, preflight
 from crosslab.suites.pins import pin_mismatches, pinned_items
 from crosslab.protocol.rounds import Direction, agreed_attack_roles, agreed_deployment, agreed_judge, directions
-from crosslab.protocol.schema import Protocol
+from crosslab.protocol.schema import Protocol, ProtocolError
 from crosslab.protocol.signing import verify_protocol
 from crosslab.suites.registry import all_environments, items_digest
 from crosslab.targets.base import Target
@@ -52,6 +52,27 @@ def check_ready(protocol: Protocol, envelope: dict | None) -> None:
     if problems:
         raise RoundError("pinned suites differ from the installed ones: " + "; ".join(problems))
     attack_spec(protocol)
+
+
+def signing_problems(protocol: Protocol) -> list[str]:
+    """What would make a signed protocol unrunnable, found before anyone signs it.
+
+    Every pinned suite installed at its pinned digest, every deployment, the judge and the attack's roles
+    buildable (known provider, valid settings), and the attack's parameters strict. Empty: fit to sign.
+    """
+    problems = list(pin_mismatches(protocol))
+    for participant in protocol.participants:
+        for deployment in participant.deployments:
+            try:
+                agreed_deployment(protocol, participant.identity.lab, deployment.name)
+            except (ProtocolError, ValueError) as exc:
+                problems.append(f"{participant.identity.lab}/{deployment.name}: {exc}")
+    try:
+        agreed_judge(protocol)
+        attack_spec(protocol)
+    except (ProtocolError, RoundError, ValueError) as exc:
+        problems.append(str(exc))
+    return problems
 
 
 def attack_spec(protocol: Protocol) -> AttackSpec | None:
