@@ -25,7 +25,7 @@ from crosslab.identity.keys import load_identity
 from crosslab.identity.keystore import Keystore
 from crosslab.protocol.schema import Protocol, load_protocol
 from crosslab.report.output import LeakError, attack_texts, check_public
-from crosslab.protocol.signing import verify_protocol
+from crosslab.protocol.signing import sign_protocol, verify_protocol
 from crosslab.attest.errors import VerificationError
 from crosslab.suites.pins import pin_digest
 
@@ -173,8 +173,17 @@ def test_withheld_elicitations_are_committed_but_never_sealed(keys: dict, tmp_pa
     ({"budget": {"target": 0}}, "budget: target must be a positive integer"),
     ({"suite": "smoke"}, "runs on suite 'smoke', which the protocol does not pin"),
 ])
-def test_a_bad_pinned_attack_refuses_to_run_in_one_line(keys: dict, tmp_path: Path, change: dict, message: str):
-    protocol = signed_round(keys, tmp_path, {**ATTACK, **change})
+def test_a_bad_pinned_attack_refuses_to_sign_and_to_run_in_one_line(keys: dict, tmp_path: Path, change: dict,
+                                                                    message: str):
+    shutil.copytree(keys["root"] / "keys", tmp_path / "keys")
+    protocol = write_protocol(tmp_path, {**ATTACK, **change})
+    refused = run_cli("protocol", "sign", str(protocol), "--as", "lab-a", env=keys["env"])
+    assert refused.returncode == 2 and "refusing to sign" in refused.stderr and message in refused.stderr
+    assert not protocol.with_suffix(".dsse.json").exists()
+    loaded, envelope = load_protocol(protocol), None  # signed anyway, through the library: run still refuses
+    for lab in ("lab-a", "lab-b"):
+        envelope = sign_protocol(loaded, lab, Keystore(keys["root"] / "keystore").signing_key(lab), envelope)
+    protocol.with_suffix(".dsse.json").write_bytes(orjson.dumps(envelope))
     result = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(tmp_path / "r"), "--quiet",
                      env=keys["env"])
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -43,6 +43,19 @@ def cli(labs: dict, *args: str):
     return run_cli(*args, env=labs["env"])
 
 
+def signed_before_the_suite_changed(labs: dict) -> None:
+    """Both signatures through the library: a protocol signed when its pins still matched (the CLI now
+    refuses to sign one that does not), so the later refusals can be tested."""
+    from crosslab.identity.keystore import Keystore
+    from crosslab.protocol.schema import load_protocol
+    from crosslab.protocol.signing import envelope_path, sign_protocol, write_envelope
+
+    store, protocol, envelope = Keystore(Path(labs["env"]["CROSSLAB_KEYSTORE"])), load_protocol(labs["path"]), None
+    for lab in ("lab-a", "lab-b"):
+        envelope = sign_protocol(protocol, lab, store.signing_key(lab), envelope)
+    write_envelope(envelope_path(labs["path"]), envelope)
+
+
 def test_id_is_stable_and_covers_keys_and_settings(labs: dict):
     path = labs["path"]
     first = cli(labs, "protocol", "id", str(path))
@@ -110,8 +123,9 @@ def test_pins_must_match_the_installed_suites(labs: dict):
     data = dict(labs["data"])
     data["suites"] = [dict(data["suites"][0], digest="0" * 64)]
     labs["path"].write_text(yaml.safe_dump(data))
-    for lab in ("lab-a", "lab-b"):
-        assert cli(labs, "protocol", "sign", str(labs["path"]), "--as", lab).returncode == 0
+    refused = cli(labs, "protocol", "sign", str(labs["path"]), "--as", "lab-a")
+    assert refused.returncode == 2 and "refusing to sign: suite smoke: protocol pins 0000000000000000" in refused.stderr
+    signed_before_the_suite_changed(labs)
     result = cli(labs, "protocol", "verify", str(labs["path"]))
     assert result.returncode == 1 and "suite smoke: protocol pins 0000000000000000" in result.stderr
 
@@ -126,8 +140,9 @@ def test_pinned_grader_versions_must_match_the_installed_graders(labs: dict, gra
     data = dict(labs["data"])
     data["suites"] = [dict(data["suites"][0], graders=graders)]
     labs["path"].write_text(yaml.safe_dump(data))
-    for lab in ("lab-a", "lab-b"):
-        assert cli(labs, "protocol", "sign", str(labs["path"]), "--as", lab).returncode == 0
+    refused = cli(labs, "protocol", "sign", str(labs["path"]), "--as", "lab-a")
+    assert refused.returncode == 2 and message in " ".join(refused.stderr.split())
+    signed_before_the_suite_changed(labs)
     result = cli(labs, "protocol", "verify", str(labs["path"]))
     assert result.returncode == 1 and message in " ".join(result.stderr.split())
     run = cli(labs, "round", "run", str(labs["path"]), "--as", "lab-a", "--out", str(labs["dir"] / "r"))
