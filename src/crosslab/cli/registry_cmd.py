@@ -88,7 +88,20 @@ def serve(
                   soft_wrap=True, highlight=False)
     console.print(f"log verifier key: {registry.log.key.verifier_key()}", soft_wrap=True, highlight=False)
     registry.cosigning.start()  # ask the witnesses for cosignatures, in the background
+    _settle_heap()
     server.run()
+
+
+def _settle_heap() -> None:
+    """Move everything loaded so far (libraries, the log's tree in memory) out of the collector's reach.
+
+    It lives as long as the server does; left in place, every full collection walks it again, and
+    those pauses, not the proofs, made the slowest 1 % of answers (docs/benchmarks.md).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _witnesses(specs: list[str], k: int) -> list[Any]:
