@@ -55,8 +55,10 @@ def test_demo_round_end_to_end(demo: dict):
     assert run_cli("disclosure", "scan", str(out / "reports")).returncode == 0
     partner = json.loads((out / "partner" / "partner-report-borealis.json").read_text())
     assert any(e["tier"] == "restricted" for b in partner["bundles"] for e in b["examples"])
-    page = load_page(out / "reports" / "joint-report.html")
-    assert page.errors == [] and page.requests == []
+    for report in (out / "reports" / "joint-report.html", out / "partner" / "partner-report-borealis.html"):
+        page = load_page(report, audit=True)  # axe-core in the rendered page, and every chart label inside its chart
+        assert page.errors == [] and page.requests == [], report
+        assert page.serious() == [] and page.overflowing == [], (report.name, page.serious(), page.overflowing)
     before = (bundles[0] / "statement.dsse.json").read_bytes()
     packages = {p.name: p.read_bytes() for p in (out / "evidence").glob("*.evidence")}
     again = run_cli("demo", "--out", str(out), "--per-suite", "2", timeout=600)  # resumable: reuses keys, runs, bundles

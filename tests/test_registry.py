@@ -254,10 +254,11 @@ def _check_pages(server: Server, tmp_path: Path) -> None:
     pages = {"home": "/", "lab-a": "/labs/lab-a", "lab-b": "/labs/lab-b", "round": f"/rounds/{protocol_id}",
              "log": "/log?index=1"}
     for name, path in pages.items():
-        page = load_page(server.url + path, tab_through=True)
+        page = load_page(server.url + path, tab_through=True, audit=True)
         (tmp_path / f"{name}.png").write_bytes(page.screenshot)
         assert page.screenshot.startswith(b"\x89PNG"), name
         assert page.errors == [], (name, page.errors)
+        assert page.serious() == [] and page.overflowing == [], (name, page.serious(), page.overflowing)
         assert all(u.startswith(server.url) for u in page.requests), (name, page.requests)
         assert set(page.links) <= set(page.focused), (name, set(page.links) - set(page.focused))
         if "log-size" in page.keyed:

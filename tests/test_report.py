@@ -102,8 +102,10 @@ def test_joint_report_pairs_the_directions(round_dir: dict):
 def test_reports_load_in_chromium_without_errors_and_show_the_json_numbers(round_dir: dict, audience: str):
     extra = ("--as", "lab-b") if audience == "partner" else ()
     report = make_report(round_dir, audience, *extra)
-    page = load_page(report["html"])
+    page = load_page(report["html"], audit=True)
     assert page.errors == [] and page.requests == []
+    assert page.serious() == [], page.serious()  # axe-core: no serious or critical accessibility violation
+    assert page.overflowing == []  # no chart label drawn outside its chart
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{audience}-report.png").write_bytes(page.screenshot)
     assert page.screenshot.startswith(b"\x89PNG")

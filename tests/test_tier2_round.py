@@ -120,6 +120,15 @@ def test_each_private_report_opens_only_with_its_own_labs_key(round_dir: Path) -
     assert "Covert action detected" in private and "Asked:" in private  # its own rollouts in full
 
 
+def test_both_reports_pass_the_browser_checks(round_dir: Path) -> None:
+    from tests.support.browser import load_page
+
+    for report in (round_dir / "public" / "public-report.html", round_dir / "private" / "borealis" / "private-report.html"):
+        page = load_page(report, audit=True)
+        assert page.errors == [] and page.requests == [], report
+        assert page.serious() == [] and page.overflowing == [], (report, page.serious())
+
+
 # -- a cheating evaluator re-signs ----------------------------------------------------------------
 
 def _stubs(bundle: Path) -> list[dict[str, Any]]:

@@ -5,6 +5,10 @@ exceptions, failed requests (a self-contained report makes none), the text of
 every ``[data-key]`` element, and a full-page PNG screenshot. Talks to
 Chromium directly over its DevTools WebSocket (aiohttp), so no browser
 download or driver package is needed.
+
+With ``audit=True`` it also runs axe-core (Deque's accessibility engine, from
+npm: ``tests/node``, installed by the README's test command) in the page over
+DevTools, and lists every SVG text label whose box leaves its chart.
 """
 
 from __future__ import annotations
@@ -25,6 +29,19 @@ from typing import Any
 import aiohttp
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+AXE = Path(__file__).resolve().parents[1] / "node" / "node_modules" / "axe-core" / "axe.min.js"
+#: Every SVG <text> whose rendered box reaches outside its <svg> (a label cut off or drawn over the edge).
+_OVERFLOW_JS = """
+[...document.querySelectorAll('svg text')].filter(t => {
+  const svg = t.ownerSVGElement.getBoundingClientRect(), box = t.getBoundingClientRect();
+  return box.width > 0 && (box.left < svg.left - 0.5 || box.right > svg.right + 0.5 ||
+                           box.top < svg.top - 0.5 || box.bottom > svg.bottom + 0.5);
+}).map(t => t.textContent.trim())
+"""
+_AXE_RUN = """
+axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({
+  id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))
+"""
 
 
 def chromium_path() -> str | None:
@@ -39,6 +56,12 @@ class PageResult:
     screenshot: bytes = b""
     links: list[str] = field(default_factory=list)  # every link's href, in document order (with tab_through)
     focused: list[str] = field(default_factory=list)  # hrefs reached by pressing Tab (with tab_through)
+    violations: list[dict[str, Any]] = field(default_factory=list)  # axe-core's findings (with audit)
+    overflowing: list[str] = field(default_factory=list)  # SVG labels that leave their chart (with audit)
+
+    def serious(self) -> list[dict[str, Any]]:
+        """axe-core violations of impact serious or critical."""
+        return [v for v in self.violations if v["impact"] in ("serious", "critical")]
 
 
 class _Session:
@@ -83,7 +106,19 @@ async def _tab_through(session: _Session, result: PageResult) -> None:
             result.focused.append(href["result"]["value"])
 
 
-async def _load(url: str, port: int, top: int, height: int, tab_through: bool = False) -> PageResult:
+async def _audit(session: _Session, result: PageResult) -> None:
+    """axe-core's violations and the SVG labels that overflow, measured in the rendered page."""
+    if not AXE.is_file():
+        raise FileNotFoundError(f"{AXE} is missing: run `npm ci --prefix tests/node` (the README's test command does)")
+    await session.send("Runtime.evaluate", expression=AXE.read_text(encoding="utf-8"))
+    found = await session.send("Runtime.evaluate", expression=_AXE_RUN, awaitPromise=True, returnByValue=True)
+    result.violations = found["result"]["value"]
+    labels = await session.send("Runtime.evaluate", expression=_OVERFLOW_JS, returnByValue=True)
+    result.overflowing = labels["result"]["value"]
+
+
+async def _load(url: str, port: int, top: int, height: int, tab_through: bool = False,
+                audit: bool = False) -> PageResult:
     result = PageResult()
     async with aiohttp.ClientSession() as http:
         async with http.put(f"http://127.0.0.1:{port}/json/new?about:blank") as resp:
@@ -106,6 +141,8 @@ async def _load(url: str, port: int, top: int, height: int, tab_through: bool = 
             result.keyed = keyed["result"]["value"]
             if tab_through:
                 await _tab_through(session, result)
+            if audit:
+                await _audit(session, result)
             metrics = await session.send("Page.getLayoutMetrics")
             size = metrics["cssContentSize"]
             shot = await session.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
@@ -128,11 +165,13 @@ async def _load(url: str, port: int, top: int, height: int, tab_through: bool = 
     return result
 
 
-def load_page(path: Path | str, top: int = 0, height: int = 12000, *, tab_through: bool = False) -> PageResult:
+def load_page(path: Path | str, top: int = 0, height: int = 12000, *, tab_through: bool = False,
+              audit: bool = False) -> PageResult:
     """Open ``path`` (a local HTML file, or an http:// URL) in a fresh headless Chromium and report what happened.
 
     The screenshot covers ``height`` CSS pixels of the page from ``top``; ``tab_through`` also walks
-    the page with the Tab key and records which links took focus.
+    the page with the Tab key and records which links took focus; ``audit`` runs axe-core and the
+    SVG label check.
     """
     binary = chromium_path()
     if binary is None:
@@ -153,7 +192,7 @@ def load_page(path: Path | str, top: int = 0, height: int = 12000, *, tab_throug
                 time.sleep(0.05)
             port = int(port_file.read_text().split()[0])
             url = path if isinstance(path, str) else path.resolve().as_uri()
-            return asyncio.run(_load(url, port, top, height, tab_through))
+            return asyncio.run(_load(url, port, top, height, tab_through, audit))
         finally:
             _stop(proc)
 
