@@ -200,3 +200,22 @@ def test_each_suite_metric_row_names_its_grader_and_carries_its_cards():
     assert (by_metric["over_refusal"]["grader"], by_metric["over_refusal"]["agreement"]) == ("refusal", [])
     assert (by_metric["errors"]["grader"], by_metric["errors"]["agreement"]) == (None, [])
     assert _with_agreement("not a dict", [card]) == {}
+
+
+def test_pdf_export_prints_the_html_report_and_a_partner_report_is_private(round_dir: dict):
+    out = round_dir["root"] / "out-pdf"
+    made = run_cli("report", *map(str, round_dir["bundles"]), "--keys", str(round_dir["trusted"]),
+                   "--audience", "partner", "--as", "lab-b", "--format", "pdf", "--out", str(out), env=round_dir["env"])
+    assert made.returncode == 0, made.stderr
+    pdf = (out / "partner-report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page") + pdf.count(b"/Type/Page") >= 2  # pages, printed
+    for name in ("partner-report.pdf", "partner-report.html"):  # restricted items: the owner only
+        assert (out / name).stat().st_mode & 0o777 == 0o600, name
+    public = round_dir["root"] / "out-public-pdf"
+    again = run_cli("report", *map(str, round_dir["bundles"]), "--keys", str(round_dir["trusted"]),
+                    "--format", "md,pdf", "--out", str(public), env=round_dir["env"])
+    assert again.returncode == 0, again.stderr
+    assert (public / "public-report.pdf").read_bytes().startswith(b"%PDF-")
+    bad = run_cli("report", *map(str, round_dir["bundles"]), "--keys", str(round_dir["trusted"]),
+                  "--format", "docx", "--out", str(public), env=round_dir["env"])
+    assert bad.returncode == 2 and "html, md, json, pdf" in bad.stderr

@@ -205,7 +205,7 @@ def run_demo(out: Path, *, full: bool = False, per_suite: int | None = None, att
     joint_files = render_files(joint, "joint-report")
     check_public(joint_files)  # the joint report is published: it must pass the leak scan
     write_files(reports, joint_files)
-    write_files(out / "partner", render_files(partner, "partner-report-borealis"))  # never published
+    write_files(out / "partner", render_files(partner, "partner-report-borealis"), private=True)  # never published
     result.reports = {"joint": reports / "joint-report.html",
                       "partner": out / "partner" / "partner-report-borealis.html"}
     result.report_data = joint

@@ -55,9 +55,10 @@ def check_public(files: dict[str, bytes], extra_items: list[Item] | None = None,
         raise LeakError(f"leak scan: {len(hits)} hit(s), report not written; first: {hits[0]}")
 
 
-def write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+def write_files(out: Path, files: dict[str, bytes], *, private: bool = False) -> list[Path]:
+    """Write each file atomically; ``private``: the directory 0700 (when made here) and the files 0600."""
+    out.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
     paths = []
     for name, payload in files.items():
-        paths.append(write_atomically(out / name, payload))
+        paths.append(write_atomically(out / name, payload, private=private))
     return paths

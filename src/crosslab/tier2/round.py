@@ -187,7 +187,7 @@ def run_round(out: Path, *, agents: dict[str, str] | None = None, select: list[s
     for n, (lab, bundle) in enumerate(bundles.items()):
         check = countersign_tier2(bundle, lab, store.signing_key(lab), store.age_identity(lab),
                                   reply=REPLY if n == 0 else None)
-        write_files(out / "private" / lab, render_report(private_report(check), "private-report"))
+        write_files(out / "private" / lab, render_report(private_report(check), "private-report"), private=True)
         result.private[lab] = out / "private" / lab / "private-report.html"
         say(f"{lab} checked its private report ({check.rollouts} rollouts, each opens its commitment) and "
             f"countersigned{' with a reply' if n == 0 else ''}")
