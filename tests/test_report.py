@@ -219,3 +219,24 @@ def test_pdf_export_prints_the_html_report_and_a_partner_report_is_private(round
     bad = run_cli("report", *map(str, round_dir["bundles"]), "--keys", str(round_dir["trusted"]),
                   "--format", "docx", "--out", str(public), env=round_dir["env"])
     assert bad.returncode == 2 and "html, md, json, pdf" in bad.stderr
+
+
+def test_each_direction_says_what_was_evaluated_and_how_to_check_the_keys(round_dir: dict):
+    report = make_report(round_dir, "joint")
+    smoke = len(get_suite("smoke").items())
+    [a_on_b, b_on_a] = report["json"]["bundles"]
+    assert a_on_b["evaluated"]["provider"] == "baseline" and a_on_b["evaluated"]["model"] == "comply-all"
+    assert b_on_a["evaluated"]["model"] == "refuse-all"
+    for b in (a_on_b, b_on_a):
+        e = b["evaluated"]
+        assert e["endpoint"] == "the provider's public API" and e["system_prompt"] is None
+        assert e["sampling"] == {"temperature": 0.0, "max_tokens": 512, "seed": 0}
+        assert e["suites"] == [{"suite": "smoke", "items": smoke, "epochs": 1, "of": smoke, "subset": None}]
+        assert e["collected_from"].startswith("20") and e["crosslab_version"]
+    page = load_page(report["html"])
+    assert page.keyed[f"{a_on_b['key']}|model"] == "baseline:comply-all"
+    assert page.keyed[f"{a_on_b['key']}|items|smoke"] == str(smoke)
+    for lab in ("lab-a", "lab-b"):
+        fingerprint = json.loads((round_dir["trusted"] / f"{lab}.identity.json").read_text())["fingerprint"]
+        assert page.keyed[f"fingerprint|{lab}"] == fingerprint and fingerprint in report["md"]
+    assert "**What was evaluated:** `baseline:comply-all`" in report["md"]

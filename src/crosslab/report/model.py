@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections import Counter
 from itertools import combinations
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from crosslab.attacks import ASR_MEANING
 from crosslab.core.outcome import by_category
 from crosslab.core.version import __version__
 from crosslab.report.bundle_view import BundleView
 from crosslab.results.compare import RunOutcomes, compare_runs
-from crosslab.suites.registry import views_by_category
+from crosslab.suites.registry import get_suite, views_by_category
 
 Audience = Literal["public", "partner", "joint"]
 SCHEMA_VERSION = "crosslab-report/1"
@@ -149,6 +150,38 @@ def _row_agreement(row: dict[str, Any], grader: str | None, cards: list[dict[str
     return {**row, "grader": grader, "agreement": matching}
 
 
+def _suite_size(name: str) -> int | None:
+    """Items in the installed suite of that name (None when it is not installed here)."""
+    try:
+        return len(get_suite(name).items())
+    except Exception:  # noqa: BLE001 - a suite this reader lacks: the report says "of ?"
+        return None
+
+
+def _what_was_evaluated(view: BundleView) -> dict[str, Any]:
+    """Which model, where, with what settings, when, and on how much of each suite: from the signed
+    protocol (the agreed deployment and sampling) and the statement (the runs)."""
+    pred, protocol = view.predicate, view.protocol
+    evaluated = pred.get("evaluated") or {}
+    lab = next((p for p in protocol.get("participants", []) if p.get("identity", {}).get("lab") == evaluated.get("lab")),
+               {})
+    deployment = next((d for d in lab.get("deployments", []) if d.get("name") == evaluated.get("deployment")), {})
+    target = {**(protocol.get("sampling") or {}), **(deployment.get("target") or {})}
+    pins = {s.get("name"): s for s in protocol.get("suites", [])}
+    runs = [r for r in pred.get("runs") or [] if isinstance(r, dict)]
+    return {
+        "provider": target.get("provider"), "model": target.get("model"),
+        "endpoint": urlparse(str(target.get("base_url") or "")).hostname or "the provider's public API",
+        "sampling": {k: target[k] for k in ("temperature", "top_p", "max_tokens", "seed") if k in target},
+        "system_prompt": target.get("system_prefix"),
+        "collected_from": min((str(r.get("created_at")) for r in runs if r.get("created_at")), default=None),
+        "crosslab_version": pred.get("crosslab_version"),
+        "suites": [{"suite": r.get("suite"), "items": r.get("items"), "epochs": r.get("epochs"),
+                    "of": _suite_size(str(r.get("suite"))),
+                    "subset": (pins.get(r.get("suite")) or {}).get("subset")} for r in runs],
+    }
+
+
 def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
     pred, rep = view.predicate, view.report
     evaluated = pred.get("evaluated", {})
@@ -163,6 +196,7 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
         "model_info": {"name": evaluated.get("deployment"), "id": evaluated.get("target_digest"),
                        "developer": evaluated.get("lab")},
         "round": pred.get("round"),
+        "evaluated": _what_was_evaluated(view),
         "verification": {"status": "verified" if view.verified else "failed", "problem": view.problem,
                          "countersigned": bool(rep and rep.countersigned), "reply": rep.response if rep else None,
                          "public_checked": rep.public_verified if rep else None,
@@ -262,6 +296,7 @@ def _protocols(views: list[BundleView]) -> list[dict[str, Any]]:
         p = v.protocol
         seen[pid] = {"id": pid, "title": p.get("title"), "round": p.get("round"),
                      "participants": [{"lab": x["identity"]["lab"], "name": x["identity"]["name"],
+                                       "fingerprint": x["identity"].get("fingerprint"),
                                        "deployments": [d["name"] for d in x["deployments"]]}
                                       for x in p.get("participants", [])],
                      "suites": [{k: s.get(k) for k in ("name", "digest", "subset", "epochs")}
