@@ -166,13 +166,14 @@ def test_trend_appears_only_across_rounds():
     from crosslab.report.model import build_report
     from crosslab.report.render import render_html
 
-    def view(round_number: int, rate: float) -> BundleView:
+    def view(round_number: int, rate: float, items: str = "i" * 64) -> BundleView:
         rows = [{"category": "all", "slice": "all", "samples": 10, "errors": 0, "graded": 10, "passed": int(rate * 10),
                  "pass_rate": {"estimate": rate, "low": rate - 0.1, "high": rate + 0.1, "level": 0.95,
                                "method": "Wilson score"}}]
         predicate = {"protocol_id": f"{round_number:064x}", "evaluator": "lab-a", "round": {"number": round_number},
                      "evaluated": {"lab": "lab-b", "deployment": "b-prod", "target_digest": "0" * 64},
-                     "metrics": {"rows": rows, "suites": {}}, "counts": {"by_tier": {}}, "runs": []}
+                     "metrics": {"rows": rows, "suites": {}}, "counts": {"by_tier": {}},
+                     "runs": [{"suite": "smoke", "items_digest": items, "epochs": 1, "items": 10}]}
         protocol = {"title": "t", "round": {"number": round_number, "date": "2026-11-24", "previous": None},
                     "participants": [], "suites": [], "review_window_days": 14,
                     "disclosure": {"public": ["public"], "partners": ["public", "restricted"]}}
@@ -182,7 +183,13 @@ def test_trend_appears_only_across_rounds():
     assert one["trend"] == []
     two = build_report([view(2, 0.7), view(1, 0.5)], "public", "now")
     assert [(p["round"], p["pass_rate"]) for p in two["trend"]] == [(1, 0.5), (2, 0.7)]
-    assert "Overall pass rate by round" in render_html(two)
+    assert [(p["low"], p["high"]) for p in two["trend"]] == [(0.4, 0.6), (0.6, 0.7999999999999999)]
+    html = render_html(two)
+    assert "Overall pass rate by round (95% intervals)" in html and ">50%<" in html  # an axis, with whiskers
+    # round 2 ran other items (a changed suite): no line is drawn, and the report says why
+    changed = build_report([view(2, 0.7, items="j" * 64), view(1, 0.5)], "public", "now")
+    assert changed["trend"] == [] and "the rounds ran different items" in changed["trend_note"]
+    assert "the rounds ran different items" in render_html(changed)
 
 
 def test_each_suite_metric_row_names_its_grader_and_carries_its_cards():
@@ -240,3 +247,13 @@ def test_each_direction_says_what_was_evaluated_and_how_to_check_the_keys(round_
         fingerprint = json.loads((round_dir["trusted"] / f"{lab}.identity.json").read_text())["fingerprint"]
         assert page.keyed[f"fingerprint|{lab}"] == fingerprint and fingerprint in report["md"]
     assert "**What was evaluated:** `baseline:comply-all`" in report["md"]
+
+
+def test_a_partner_report_is_marked_restricted_on_every_page(round_dir: dict):
+    partner = make_report(round_dir, "partner", "--as", "lab-b")
+    html = partner["html"].read_text()
+    assert 'class="restricted-banner"' in html and "position: fixed" in html  # repeated on every printed page
+    page = load_page(partner["html"], audit=True)
+    assert page.keyed["restricted-banner"].startswith("Restricted: for the participating labs only")
+    assert page.serious() == []
+    assert "restricted-banner" not in make_report(round_dir, "public")["html"].read_text().split("<body")[1]

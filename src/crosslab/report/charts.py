@@ -138,9 +138,10 @@ def forest(rows: list[dict], title: str) -> str:
     return _svg(height, body, title)
 
 
-def trend(lines: dict[str, list[tuple[int, float]]], title: str) -> str:
-    """Pass rate per round, one line per series."""
-    rounds = sorted({r for points in lines.values() for r, _ in points})
+def trend(lines: dict[str, list[tuple[float, ...]]], title: str) -> str:
+    """Pass rate per round, one line per series, on a 0-100 % axis; (round, rate, low, high) points
+    also draw their 95 % interval as a whisker."""
+    rounds = sorted({int(p[0]) for points in lines.values() for p in points})
     height = 230
     body = [f'<text x="4" y="16" font-weight="bold">{escape(title)}</text>']
     if len(rounds) < 2:
@@ -151,10 +152,21 @@ def trend(lines: dict[str, list[tuple[int, float]]], title: str) -> str:
         x = LEFT + (WIDTH - LEFT - RIGHT) * rounds.index(r) / (len(rounds) - 1)
         return x, bottom - (bottom - top) * v
 
+    for share in (0.0, 0.5, 1.0):  # the axis: gridlines and their labels
+        _, y = xy(rounds[0], share)
+        body.append(f'<line x1="{LEFT - 6}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        body.append(f'<text x="{LEFT - 10}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{share:.0%}</text>')
     for n, (name, points) in enumerate(sorted(lines.items())):
         colour = PALETTE[n % len(PALETTE)]
-        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(r, v) for r, v in sorted(points)))
+        ordered = sorted(points)
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(int(p[0]), p[1]) for p in ordered))
         body.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for p in ordered:
+            if len(p) >= 4 and p[2] is not None and p[3] is not None:
+                x, y_low = xy(int(p[0]), p[2])
+                _, y_high = xy(int(p[0]), p[3])
+                body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y_low:.1f}" y2="{y_high:.1f}" '
+                            f'stroke="{colour}" stroke-width="1.5"/>')
         body.append(f'<text x="4" y="{top + 14 * n + 10}" fill="{colour}">{escape(name)}</text>')
     for r in rounds:
         x, _ = xy(r, 0)

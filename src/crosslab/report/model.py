@@ -275,16 +275,39 @@ def comparisons(views: list[BundleView], alpha: float = 0.05) -> list[dict[str, 
     return out
 
 
-def _trend(views: list[BundleView]) -> list[dict[str, Any]]:
-    """Overall pass rate per direction and round, when the bundles span more than one round."""
-    points = []
+def _items_run(view: BundleView) -> tuple[tuple[str, str, int], ...]:
+    """(suite, items digest, epochs) of every run in the bundle: what a trend must hold fixed."""
+    return tuple(sorted((str(r.get("suite")), str(r.get("items_digest")), int(r.get("epochs") or 0))
+                        for r in view.predicate.get("runs") or [] if isinstance(r, dict)))
+
+
+def _trend(views: list[BundleView]) -> tuple[list[dict[str, Any]], str | None]:
+    """Overall pass rate per direction and round, across rounds that ran the very same items; and, when
+    the bundles span rounds but no direction qualifies, the plain sentence that says why there is none."""
+    by_key: dict[str, list[tuple[BundleView, dict[str, Any]]]] = {}
     for v in views:
         overall = next((r for r in v.predicate.get("metrics", {}).get("rows", [])
                         if r["category"] == "all" and r["slice"] == "all"), None)
         if overall and overall.get("pass_rate") and v.predicate.get("round"):
-            points.append({"key": v.key, "round": v.predicate["round"]["number"],
-                           "pass_rate": overall["pass_rate"]["estimate"]})
-    return points if len({p["round"] for p in points}) > 1 else []
+            by_key.setdefault(v.key, []).append((v, overall))
+    rounds = {v.predicate["round"]["number"] for group in by_key.values() for v, _ in group}
+    if len(rounds) < 2:
+        return [], None
+    points, changed = [], []
+    for key, group in by_key.items():
+        if len({v.predicate["round"]["number"] for v, _ in group}) < 2:
+            continue
+        if len({_items_run(v) for v, _ in group}) > 1:
+            changed.append(key)
+            continue
+        points += [{"key": key, "round": v.predicate["round"]["number"], "pass_rate": o["pass_rate"]["estimate"],
+                    "low": o["pass_rate"]["low"], "high": o["pass_rate"]["high"]} for v, o in group]
+    if points:
+        return points, None
+    if changed:
+        return [], (f"No trend across rounds: the rounds ran different items ({', '.join(sorted(changed))}: the "
+                    "suites, their items or their epochs changed), so their pass rates are not comparable.")
+    return [], "No trend across rounds: no direction was evaluated in more than one of these rounds."
 
 
 def _protocols(views: list[BundleView]) -> list[dict[str, Any]]:
@@ -307,6 +330,7 @@ def _protocols(views: list[BundleView]) -> list[dict[str, Any]]:
 
 def build_report(views: list[BundleView], audience: Audience, generated_at: str) -> dict[str, Any]:
     views = sorted(views, key=lambda v: ((v.predicate.get("round") or {}).get("number", 0), v.key))
+    trend, trend_note = _trend(views)
     return {
         "schema_version": SCHEMA_VERSION,
         "audience": audience,
@@ -315,7 +339,8 @@ def build_report(views: list[BundleView], audience: Audience, generated_at: str)
         "protocols": _protocols(views),
         "bundles": [_bundle(v, audience) for v in views],
         "comparisons": comparisons(views),
-        "trend": _trend(views),
+        "trend": trend,
+        "trend_note": trend_note,
         "how_to_verify": "crosslab verify BUNDLE_DIR --keys DIR_OF_PINNED_IDENTITY_FILES "
                          "(exit 0 only when every signature, digest, count, metric and disclosure matches)",
     }

@@ -69,12 +69,12 @@ def build_charts(report: dict[str, Any]) -> dict[str, Any]:
         rows = [{"label": f"{r['category']}/{r['slice']}", "difference": r["difference"], "low": r["low"],
                  "high": r["high"], "note": f"adj. p {num(r['p_adjusted'])}"} for r in c["rows"]]
         forest.append(Markup(charts.forest(rows, f"{c['a']} − {c['b']} (pass rate, points)")))
-    lines: dict[str, list[tuple[int, float]]] = {}
+    lines: dict[str, list[tuple[float, ...]]] = {}
     for p in report["trend"]:
-        lines.setdefault(p["key"], []).append((p["round"], p["pass_rate"]))
+        lines.setdefault(p["key"], []).append((p["round"], p["pass_rate"], p.get("low"), p.get("high")))
     return {"dashboard": Markup(charts.interval_chart(dash, "Pass rate per category (95% Wilson interval)")),
             "per_bundle": per_bundle, "forest": forest,
-            "trend": Markup(charts.trend(lines, "Overall pass rate by round")) if lines else ""}
+            "trend": Markup(charts.trend(lines, "Overall pass rate by round (95% intervals)")) if lines else ""}
 
 
 def _environment() -> jinja2.Environment:
