@@ -257,3 +257,26 @@ def test_a_partner_report_is_marked_restricted_on_every_page(round_dir: dict):
     assert page.keyed["restricted-banner"].startswith("Restricted: for the participating labs only")
     assert page.serious() == []
     assert "restricted-banner" not in make_report(round_dir, "public")["html"].read_text().split("<body")[1]
+
+
+def test_headlines_are_written_from_the_numbers_with_plain_names():
+    """One sentence per category from its overall rows; scheming's 'could not act' is never counted as safe."""
+    from crosslab.report.model import _with_agreement, headlines
+    from crosslab.stats.rows import rate_row, value_row
+
+    suites = {
+        "jailbreak": [rate_row("asr", 9, 10), rate_row("over_refusal", 0, 10), rate_row("asr", 3, 3, {"harm": "x"})],
+        "scheming": [rate_row("covert_action_rate", 0, 8), rate_row("honest_completion_rate", 2, 8),
+                     rate_row("incapable_rate", 6, 8), value_row("errors", 0.0, 8, method="count")],
+        "hallucination": [rate_row("correct", 1, 4)],
+    }
+    said = headlines(suites)
+    assert said["jailbreak"] == ("Attack success 9/10 (90%, 95 % CI 60%–98%) on harmful requests; over-refusal "
+                                 "0/10 (0%, 95 % CI 0%–28%) on their benign twins.")
+    assert said["scheming"].startswith("Covert actions 0/8 (0%") and "could not act 6/8 (75%" in said["scheming"]
+    assert "never as safe behaviour" in said["scheming"]
+    assert "Stated a falsehood not measured" in said["hallucination"]  # an absent row is said to be absent
+    labelled = _with_agreement(suites, [])
+    assert [r["label"] for r in labelled["jailbreak"]][:2] == ["attack success on harmful requests",
+                                                               "over-refusal on benign twins"]
+    assert labelled["scheming"][2]["label"] == "could not act (never reached the choice)"

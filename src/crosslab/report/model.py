@@ -11,6 +11,7 @@ examples, the joint report puts every direction of a round side by side.
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from itertools import combinations
 from typing import Any, Literal
@@ -132,17 +133,56 @@ def _with_agreement(suites: Any, cards: list[dict[str, Any]]) -> dict[str, Any]:
     a card matches by its grader id (``NAME``, or ``judge:NAME`` for a judge).
     A row with no such card gets an empty list: its grader's agreement is unknown.
     """
-    from crosslab.suites.registry import metric_graders_by_category
+    from crosslab.suites.registry import metric_graders_by_category, report_text_by_category
 
     if not isinstance(suites, dict):
         return {}
     graders = metric_graders_by_category()
+    wording = report_text_by_category()
     out: dict[str, Any] = {}
     for category, rows in suites.items():
         named = graders.get(category, {})
-        out[category] = [_row_agreement(row, named.get(row.get("metric")), cards) if isinstance(row, dict) else row
-                         for row in (rows if isinstance(rows, list) else [])]
+        names = wording.get(category, {}).get("names", {})
+        out[category] = [{**_row_agreement(row, named.get(row.get("metric")), cards),
+                          "label": names.get(row.get("metric"), str(row.get("metric")).replace("_", " "))}
+                         if isinstance(row, dict) else row for row in (rows if isinstance(rows, list) else [])]
     return out
+
+
+def _figure(row: dict[str, Any] | None) -> str:
+    """One overall metric row as the headline states it: k/n with its interval, or the value."""
+    if row is None or not row.get("n"):
+        return "not measured"
+    estimate = row.get("estimate")
+    if row.get("k") is not None and estimate is not None:
+        interval = (f", 95 % CI {row['low']:.0%}–{row['high']:.0%}" if row.get("low") is not None
+                    and row.get("high") is not None else "")
+        return f"{row['k']}/{row['n']} ({estimate:.0%}{interval})"
+    return "not measured" if estimate is None else f"{estimate:.3g} (n={row['n']})"
+
+
+def headlines(suites: Any) -> dict[str, str]:
+    """One sentence per category, written from its overall metric rows with the suite's own template."""
+    from crosslab.suites.registry import report_text_by_category
+
+    out: dict[str, str] = {}
+    for category, rows in (suites.items() if isinstance(suites, dict) else ()):
+        template = report_text_by_category().get(category, {}).get("headline")
+        if not template or not isinstance(rows, list):
+            continue
+        overall = {r["metric"]: r for r in rows if isinstance(r, dict) and not r.get("group")}
+        out[category] = _fill(template, overall)
+    return out
+
+
+def _fill(template: str, overall: dict[str, dict[str, Any]]) -> str:
+    """The template with each ``{metric}`` replaced by that overall row's figure, on one line."""
+    parts = []
+    for text, field, _spec, _conversion in string.Formatter().parse(template):
+        parts.append(text)
+        if field is not None:
+            parts.append(_figure(overall.get(field)))
+    return " ".join("".join(parts).split())
 
 
 def _row_agreement(row: dict[str, Any], grader: str | None, cards: list[dict[str, Any]]) -> dict[str, Any]:
@@ -207,6 +247,7 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
         "grader_cards": _cards(pred.get("grader_cards")),
         "evaluation_results": _results(view),
         "suite_metrics": _with_agreement(pred.get("metrics", {}).get("suites", {}), _cards(pred.get("grader_cards"))),
+        "headlines": headlines(pred.get("metrics", {}).get("suites", {})),
         "views": _views(view),
         "outcomes": _outcomes(view),
         "examples": _examples(view, tiers, excerpt) if view.verified else [],

@@ -18,6 +18,8 @@ from importlib import resources
 from importlib.metadata import entry_points
 from typing import Any
 
+import yaml
+
 import crosslab.suites
 from crosslab.grading.verdict import Verdict
 from crosslab.core.canonical import digest
@@ -181,6 +183,26 @@ def all_interactions() -> dict[str, Interaction]:
 
 def views_by_category() -> dict[str, tuple[ReportView, ...]]:
     return {s.category: s.report_views for s in discover().values() if s.category and s.report_views}
+
+
+REPORT_TEXT = "report.yaml"
+
+
+@cache
+def report_text_by_category() -> dict[str, dict[str, Any]]:
+    """Each suite's report wording (``report.yaml`` in its package, when it has one): plain-language metric
+    ``names`` and a ``headline`` template written from the numbers (docs/reports.md)."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in discover().values():
+        if not s.category:
+            continue
+        try:
+            text = resources.files(s.package).joinpath(REPORT_TEXT).read_text(encoding="utf-8")
+        except (FileNotFoundError, ModuleNotFoundError, OSError):
+            continue
+        data = yaml.safe_load(text) or {}
+        out[s.category] = {"names": dict(data.get("names") or {}), "headline": str(data.get("headline") or "")}
+    return out
 
 
 def metric_graders_by_category() -> dict[str, dict[str, str]]:
