@@ -236,7 +236,7 @@ def test_each_direction_says_what_was_evaluated_and_how_to_check_the_keys(round_
     assert b_on_a["evaluated"]["model"] == "refuse-all"
     for b in (a_on_b, b_on_a):
         e = b["evaluated"]
-        assert e["endpoint"] == "the provider's public API" and e["system_prompt"] is None
+        assert e["endpoint"] == "calibration organism (no model, no network)" and e["system_prompt"] is None
         assert e["sampling"] == {"temperature": 0.0, "max_tokens": 512, "seed": 0}
         assert e["suites"] == [{"suite": "smoke", "items": smoke, "epochs": 1, "of": smoke, "subset": None}]
         assert e["collected_from"].startswith("20") and e["crosslab_version"]

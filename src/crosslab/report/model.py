@@ -198,6 +198,11 @@ def _suite_size(name: str) -> int | None:
         return None
 
 
+#: What stands for an endpoint where a provider is not called over the network.
+_NO_ENDPOINT = {"local": "embedded on the evaluator's machine (no network)",
+                "baseline": "calibration organism (no model, no network)", "function": "a Python function"}
+
+
 def _what_was_evaluated(view: BundleView) -> dict[str, Any]:
     """Which model, where, with what settings, when, and on how much of each suite: from the signed
     protocol (the agreed deployment and sampling) and the statement (the runs)."""
@@ -211,7 +216,8 @@ def _what_was_evaluated(view: BundleView) -> dict[str, Any]:
     runs = [r for r in pred.get("runs") or [] if isinstance(r, dict)]
     return {
         "provider": target.get("provider"), "model": target.get("model"),
-        "endpoint": urlparse(str(target.get("base_url") or "")).hostname or "the provider's public API",
+        "endpoint": urlparse(str(target.get("base_url") or "")).hostname
+        or _NO_ENDPOINT.get(str(target.get("provider")), "the provider's public API"),
         "sampling": {k: target[k] for k in ("temperature", "top_p", "max_tokens", "seed") if k in target},
         "system_prompt": target.get("system_prefix"),
         "collected_from": min((str(r.get("created_at")) for r in runs if r.get("created_at")), default=None),
