@@ -20,6 +20,7 @@ from crosslab.protocol.rounds import directions
 from crosslab.protocol.schema import load_protocol
 from crosslab.protocol.signing import envelope_path, sign_protocol, write_envelope
 from crosslab.identity.keystore import Keystore
+from crosslab.engine.journal import Journal
 from crosslab.items.item import Item
 from crosslab.suites.registry import get_suite
 
@@ -306,3 +307,25 @@ def test_round_run_calls_the_models_unless_asked_to_reuse_the_cache(world: dict,
     assert " 0 " in share("plain").replace("│", " ")  # the default: nothing reused
     reused = share("second", "--cache").replace("│", " ")
     assert re.search(rf" \d+ in {SMOKE_SUBSET} samples ", reused)  # every sample's calls came from the cache
+
+
+def test_operational_settings_are_round_run_options_never_signed(world: dict, tmp_path: Path):
+    shutil.copytree(world["root"] / "keys", tmp_path / "keys")
+    protocol = write_protocol(tmp_path, pin_digest("smoke", SMOKE_SUBSET))
+    data = yaml.safe_load(protocol.read_text())
+    data["participants"][1]["deployments"][0]["target"]["limits"] = {"concurrency": 50}
+    protocol.write_text(yaml.safe_dump(data))
+    refused = run_cli("protocol", "sign", str(protocol), "--as", "lab-a", env=world["env"])
+    assert refused.returncode == 2 and "operational settings do not belong in the signed protocol" in refused.stderr
+    assert "lab-b/b-prod" in refused.stderr and "--concurrency" in refused.stderr
+    protocol = write_protocol(tmp_path, pin_digest("smoke", SMOKE_SUBSET))  # without them: signed, then each lab
+    signed({**world, "protocol": protocol})                                 # sets its own when it runs
+    out = tmp_path / "r"
+    ran = run_cli("round", "run", str(protocol), "--as", "lab-a", "--out", str(out), "--quiet", "--concurrency", "3",
+                  "--rpm", "6000", "--timeout", "30", env=world["env"])
+    assert ran.returncode == 0, ran.stderr
+    run = Journal.open(out / "lab-a-on-lab-b-b-prod" / "smoke")
+    assert run.meta()["deployment"]["limits"] | {"concurrency": 3, "requests_per_minute": 6000.0,
+                                                 "timeout_s": 30.0} == run.meta()["deployment"]["limits"]
+    verified = run_cli("verify", str(out / "lab-a-on-lab-b-b-prod" / "bundle"), "--keys", str(world["trusted"]))
+    assert verified.returncode == 0, verified.stderr  # the agreed deployment's digest does not include them

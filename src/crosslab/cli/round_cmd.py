@@ -75,6 +75,13 @@ def run(
                                           "workers with one shared rate limit (docs/scale-out.md).")] = "local",
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="A Ray cluster to join.")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Ray workers.")] = 2,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help="Calls in flight per "
+                                                    "direction (yours to set: not part of the protocol).")] = None,
+    rpm: Annotated[float | None, typer.Option(min=0.001, help="Requests-per-minute cap for your API account.")]
+    = None,
+    tpm: Annotated[float | None, typer.Option(min=0.001, help="Tokens-per-minute cap for your API account.")]
+    = None,
+    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds before a call times out.")] = None,
 ) -> None:
     """Run your share of the round (resumable) and write one signed bundle per direction."""
     from crosslab.attest.errors import VerificationError
@@ -92,6 +99,8 @@ def run(
     from crosslab.cli.executor import ray_options
 
     ray = ray_options(executor, ray_address, workers)
+    limits = {k: v for k, v in {"concurrency": concurrency, "requests_per_minute": rpm, "tokens_per_minute": tpm,
+                                "timeout_s": timeout}.items() if v is not None}
     protocol, envelope = _load(protocol_path)
     try:
         check_ready(protocol, envelope)
@@ -110,7 +119,7 @@ def run(
             try:
                 result = asyncio.run(run_direction(protocol, envelope, direction, out, key, cache=cache,
                                                    on_record=progress.record, allow_errors=allow_errors,
-                                                   ray=ray))
+                                                   ray=ray, limits=limits))
             except SampleError as exc:
                 fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
             except (CrosslabError, OSError, ValueError) as exc:  # ValueError: e.g. malformed JSON in a run to resume

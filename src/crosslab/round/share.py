@@ -61,6 +61,17 @@ def signing_problems(protocol: Protocol) -> list[str]:
     buildable (known provider, valid settings), and the attack's parameters strict. Empty: fit to sign.
     """
     problems = list(pin_mismatches(protocol))
+    operational = [f"{p.identity.lab}/{d.name}" for p in protocol.participants for d in p.deployments
+                   if "limits" in d.target]
+    operational += [role for role, target in (("the judge", (protocol.judge.target if protocol.judge else {})),
+                                              ("the attack's attacker", protocol.attack.attacker if protocol.attack
+                                               else {}),
+                                              ("the attack's judge", protocol.attack.judge if protocol.attack else {}))
+                    if "limits" in target]
+    if operational:
+        problems.append(f"operational settings do not belong in the signed protocol: remove 'limits' from "
+                        f"{', '.join(operational)} and give them to `round run` (--concurrency, --rpm, --tpm, "
+                        "--timeout), which each lab sets for its own API account")
     for participant in protocol.participants:
         for deployment in participant.deployments:
             try:
@@ -118,16 +129,21 @@ def _open_or_create(run_dir: Path, config: RunConfig) -> Journal:
 async def run_direction(protocol: Protocol, envelope: dict, direction: Direction, out: Path,
                         signing_key: Ed25519PrivateKey, *, cache: ResponseCache | None,
                         on_record: Progress | None = None, check_first: bool = True,
-                        allow_errors: bool = False, ray: RayOptions | None = None) -> DirectionResult:
+                        allow_errors: bool = False, ray: RayOptions | None = None,
+                        limits: dict[str, Any] | None = None) -> DirectionResult:
     """Run (or resume) every pinned suite against the evaluated deployment, then write the bundle.
 
     With errored samples the bundle is not written (running again retries
     them) unless ``allow_errors``: then they are published, counted as errors.
+    ``limits``: the evaluator's operational settings for this API account (concurrency, rate limits,
+    timeout); never part of the agreed deployment or its digest.
     """
     result = DirectionResult(direction)
     base = out / direction.slug
     bundle = base / "bundle"
     deployment = agreed_deployment(protocol, direction.evaluated, direction.deployment)
+    if limits:
+        deployment = deployment.model_copy(update={"limits": deployment.limits.model_copy(update=limits)})
     judge_deployment = agreed_judge(protocol)
     judge = JudgeConfig(judge_deployment, protocol.judge.mode) if judge_deployment and protocol.judge else None
     target = create_target(deployment)
