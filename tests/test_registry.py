@@ -160,6 +160,22 @@ def test_a_round_is_published_grown_and_proven(server: Server, world: dict):
     assert {f["name"] for f in detail["files"]} >= {"items.jsonl", "statement.dsse.json", "restricted.age"}
 
 
+def test_a_reveal_is_published_with_one_command(server: Server, world: dict, tmp_path: Path):
+    for document in (world["protocol"], world["countersigned"]):  # published already, or now
+        done = submit(server, document, world)
+        assert done.returncode == 0 or "already published" in done.stderr, done.stderr
+    grown = Path(shutil.copytree(world["countersigned"], tmp_path / "grown"))
+    stubs = [json.loads(line) for line in (grown / "items.jsonl").read_text().splitlines()]
+    restricted = next(s["i"] for s in stubs if s["tier"] == "restricted")
+    revealed = run_cli("reveal", str(grown), "--items", str(restricted), "--as", "lab-a",
+                       "--publish", server.url, env=world["env"])
+    assert revealed.returncode == 0, revealed.stderr
+    assert "revealed 1 sample(s)" in revealed.stdout and "published: reveal at log entry" in revealed.stdout
+    index = int(revealed.stdout.split("published: reveal at log entry ")[1].split()[0])
+    detail = json.loads(_get(f"{server.url}/api/v1/entries/{index}"))
+    assert any(f["name"] == "reveals/0001.jsonl" for f in detail["files"])
+
+
 def test_refusals_carry_the_reason_and_store_nothing(server: Server, world: dict, tmp_path: Path):
     before = _get(server.url + "/checkpoint")
     tampered = Path(shutil.copytree(world["bundle"], tmp_path / "tampered"))

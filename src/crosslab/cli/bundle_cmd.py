@@ -208,6 +208,8 @@ def reveal(
     lab: Annotated[str | None, typer.Option("--as", help="Your lab id, to decrypt restricted.age if the "
                                                           "private copy is gone.")] = None,
     keystore: Keystore = None,
+    publish: Annotated[str | None, typer.Option("--publish", metavar="REGISTRY_URL", help="Also publish the "
+                                                "grown bundle to this registry (its reveal is logged).")] = None,
 ) -> None:
     """Publish chosen restricted/withheld samples later; verify checks them against the original stubs."""
     from crosslab.bundle.reveal import reveal as do_reveal
@@ -225,3 +227,8 @@ def reveal(
     except (CrosslabError, OSError, ValueError) as exc:  # ValueError: malformed JSON in the bundle's files
         fail(str(exc))
     console.print(f"revealed {len(set(indices))} sample(s): {path}", soft_wrap=True, highlight=False)
+    if publish:
+        from crosslab.cli.registry_cmd import post_to_registry
+        from crosslab.registry.archive import pack_bundle
+
+        post_to_registry(publish, "bundles", pack_bundle(bundle), "application/gzip")

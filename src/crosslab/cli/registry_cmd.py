@@ -160,7 +160,7 @@ def submit(
         body, kind, route = protocol_body(protocol, envelope), "application/json", "protocols"
     else:
         fail(f"{path}: no such bundle directory or protocol file")
-    _post(url, route, body, kind)
+    post_to_registry(url, route, body, kind)
 
 
 @app.command()
@@ -185,10 +185,11 @@ def decline(
         fail(str(exc.args[0]))
     except (CrosslabError, OSError) as exc:
         fail(str(exc))
-    _post(url, "declined", body, "application/json")
+    post_to_registry(url, "declined", body, "application/json")
 
 
-def _post(url: str, route: str, body: bytes, kind: str) -> None:
+def post_to_registry(url: str, route: str, body: bytes, kind: str) -> None:
+    """POST a document to the registry's API and print the receipt; a one-line failure when refused."""
     request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/{route}", data=body, method="POST",
                                      headers={"content-type": kind})
     try:

@@ -47,6 +47,7 @@ class CrosslabError(Exception):
         │   ├── JournalError                   engine/journal.py      a run journal that cannot be opened or used
         │   ├── CircuitOpen                    engine/breaker.py      a run stopped: samples in a row could not reach the target
         │   ├── RayUnavailable                 run/ray_executor.py    Ray is not installed, or its cluster cannot be reached
+        │   ├── PdfError                       report/pdf.py          no Chromium to print a report with, or the print failed
         │   ├── CredentialsError               targets/registry.py    a provider's API key is missing
         │   ├── LogError                       registry/tlog/errors.py  the transparency log fails its checks
         │   │   ├── LogRequestError (also ValueError)                 a malformed tile path, index or entry
