@@ -280,3 +280,13 @@ def test_headlines_are_written_from_the_numbers_with_plain_names():
     assert [r["label"] for r in labelled["jailbreak"]][:2] == ["attack success on harmful requests",
                                                                "over-refusal on benign twins"]
     assert labelled["scheming"][2]["label"] == "could not act (never reached the choice)"
+
+
+def test_the_bundle_counts_model_calls_and_cache_hits_and_the_report_shows_them(round_dir: dict):
+    report = make_report(round_dir, "public")
+    for b in report["json"]["bundles"]:  # the round ran with --no-cache: every call was made for it
+        assert b["calls"]["calls"] >= len(get_suite("smoke").items()) and b["calls"]["cached_calls"] == 0
+    page = load_page(report["html"])
+    key = report["json"]["bundles"][0]["key"]
+    assert page.keyed[f"{key}|cached_calls"] == "0"
+    assert page.keyed[f"{key}|calls"] == str(report["json"]["bundles"][0]["calls"]["calls"])

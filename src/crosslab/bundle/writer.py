@@ -108,6 +108,20 @@ def _adjudications(journals: list[Journal]) -> dict[str, Any]:
             "files": [source for journal in journals for source in adjudication_sources(journal)]}
 
 
+def _calls(journals: list[Journal]) -> dict[str, int]:
+    """Model calls the samples made, and how many a response cache answered (and in how many samples):
+    a signed claim of the evaluator's, from each record's ``stats``, so readers know what was fresh."""
+    calls = cached = samples = 0
+    for journal in journals:
+        for record in journal.records():
+            stats = record.get("stats") or {}
+            calls += int(stats.get("calls", 0))
+            hit = int(stats.get("cached_calls", 0))
+            cached += hit
+            samples += hit > 0
+    return {"calls": calls, "cached_calls": cached, "samples_with_cached_calls": samples}
+
+
 def _runs_block(journals: list[Journal], protocol: Protocol) -> list[dict[str, Any]]:
     """One entry per suite, in protocol order; ``items`` × ``epochs`` stubs each, in that order."""
     order = [p.name for p in protocol.suites]
@@ -198,6 +212,7 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
                   "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
         "counts": counts_from_stubs(stubs),
         "adjudications": _adjudications(journals),
+        "calls": _calls(journals),
         "grader_cards": grader_cards,
         "metrics": metrics,
         "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},

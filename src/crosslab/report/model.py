@@ -249,6 +249,7 @@ def _bundle(view: BundleView, audience: Audience) -> dict[str, Any]:
                          "restricted_checked": rep.restricted_verified if rep else None,
                          "revealed": rep.revealed if rep else 0},
         "counts": pred.get("counts"),
+        "calls": pred.get("calls"),  # signed by the evaluator; absent from bundles made before it was recorded
         "adjudications": pred.get("adjudications"),
         "grader_cards": _cards(pred.get("grader_cards")),
         "evaluation_results": _results(view),
