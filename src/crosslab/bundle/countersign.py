@@ -48,23 +48,33 @@ def countersign(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, pinned: 
                           pinned_contents=installed_contents)
     if lab != report.evaluated:
         raise VerificationError(f"only the evaluated lab ({report.evaluated}) countersigns this bundle, not {lab}")
-    keyid = pinned[lab].signing_key.keyid
     if raw_public_bytes(pinned[lab].public_key()) != raw_public_bytes(signing_key.public_key()):
         raise VerificationError(f"the private key given is not {lab}'s pinned signing key")
+    add_countersignature(bundle, lab, signing_key, pinned[lab].signing_key.keyid, response,
+                         self_evaluation=report.self_evaluation)
+    return verify_bundle(bundle, pinned, metric_definitions=installed_definitions(),
+                          pinned_contents=installed_contents)
+
+
+def add_countersignature(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, keyid: str, response: str | None,
+                         *, self_evaluation: bool = False) -> None:
+    """Add ``lab``'s signature to the bundle's statement envelope, and its reply as a statement of its own.
+
+    The caller has verified the bundle and checked the key is the lab's. The reply is leak-scanned first;
+    a second countersignature is refused. Each file is replaced atomically.
+    """
     if response is not None:
         hits = scan_text("the reply", response, installed_sensitive())
         if hits:
             raise VerificationError(f"leak scan: the reply would publish {hits[0].kind} ({hits[0]}); "
                                     "nothing was countersigned")
     envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
-    refuse_second_countersignature(bundle, envelope, keyid, lab, report.self_evaluation)
+    refuse_second_countersignature(bundle, envelope, keyid, lab, self_evaluation)
     files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}
     if response is not None:
         payload_sha = hashlib.sha256(b64decode(envelope["payload"], "payload")).hexdigest()
         reply = statement([(layout.STATEMENT, payload_sha)], layout.RESPONSE_PREDICATE_TYPE,
                           {"lab": lab, "statement_sha256": payload_sha, "response": response})
         files[layout.RESPONSE] = dump_envelope(sign_statement(reply, signing_key, keyid))
-    for name, data in files.items():  # each file replaced atomically
+    for name, data in files.items():
         write_atomically(bundle / name, data)
-    return verify_bundle(bundle, pinned, metric_definitions=installed_definitions(),
-                          pinned_contents=installed_contents)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from crosslab.core.canonical import digest
 from crosslab.core.errors import CrosslabError
 from crosslab.grading import judge_delimit
+from crosslab.core.validation import first_problem
 
 Message = dict[str, Any]
 _NAME = r"^[a-z][a-z0-9_]{0,40}$"
@@ -210,9 +211,7 @@ def parse_rubric(data: Any, source: str) -> Rubric:
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise RubricError(f"rubric {source}: {where}: {err['msg']}") from None
+        raise RubricError(f"rubric {source}: {first_problem(exc)}") from None
 
 
 @cache

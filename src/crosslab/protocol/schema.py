@@ -28,6 +28,7 @@ from crosslab.core.errors import CrosslabError
 from crosslab.core.jcs import jcs, jcs_digest
 from crosslab.core.yamlfile import read_yaml_mapping
 from crosslab.identity.keys import PublicIdentity, load_identity
+from crosslab.core.validation import first_problem
 
 FORMAT = "crosslab-protocol/1"
 Tier = Literal["public", "restricted", "withheld"]
@@ -224,9 +225,7 @@ def load_protocol(path: Path) -> Protocol:
     try:
         return Protocol.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ProtocolError(f"protocol {path}: {where}: {err['msg']}") from exc
+        raise ProtocolError(f"protocol {path}: {first_problem(exc)}") from exc
 
 
 def read_identity(path: Path, index: int) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from crosslab.core.jcs import jcs, jcs_digest
 from crosslab.core.yamlfile import read_yaml_mapping
 from crosslab.identity.keys import PublicIdentity
 from crosslab.protocol.schema import ProtocolError, Round, Tier, read_identity
+from crosslab.core.validation import first_problem
 
 FORMAT = "crosslab-tier2-protocol/1"
 PAYLOAD_TYPE = "application/vnd.crosslab.tier2-protocol+json"
@@ -139,9 +140,7 @@ def parse_tier2_protocol(data: Any, source: str) -> Tier2Protocol:
     try:
         return Tier2Protocol.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ProtocolError(f"tier-2 protocol {source}: {where}: {err['msg']}") from None
+        raise ProtocolError(f"tier-2 protocol {source}: {first_problem(exc)}") from None
 
 
 def load_tier2_protocol(path: Path) -> Tier2Protocol:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crosslab.core.canonical import digest
 from crosslab.core.errors import CrosslabError
 from crosslab.core.yamlfile import read_yaml_mapping
+from crosslab.core.validation import first_problem
 
 
 class Limits(BaseModel):
@@ -76,6 +77,4 @@ def build_deployment(fields: dict[str, Any], source: str) -> Deployment:
     try:
         return Deployment.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise DeploymentError(f"{source}: {where}: {first['msg']}") from exc
+        raise DeploymentError(f"{source}: {first_problem(exc)}") from exc

@@ -9,24 +9,18 @@ statement that names the exact statement it answers, as in tier 1.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crosslab.attest.dsse import add_signature, b64decode, dump_envelope, load_envelope
 from crosslab.attest.errors import VerificationError
-from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
-from crosslab.bundle.countersign import refuse_second_countersignature
+from crosslab.bundle.countersign import add_countersignature
 from crosslab.bundle.installed import installed_definitions
-from crosslab.core.atomic import write_atomically
-from crosslab.disclosure.leakscan import scan_text
 from crosslab.identity.keys import PublicIdentity, raw_public_bytes
 from crosslab.protocol.tier2 import parse_tier2_protocol
-from crosslab.suites.registry import installed_sensitive
 from crosslab.tier2.verify import Tier2Verification, verify_tier2_bundle
 
 
@@ -37,25 +31,10 @@ def countersign_tier2(bundle: Path, lab: str, signing_key: Ed25519PrivateKey, ag
                                   lab_identity=age_identity)
     if lab != checked.lab:
         raise VerificationError(f"only the evaluated lab ({checked.lab}) countersigns this bundle, not {lab}")
-    envelope = load_envelope((bundle / layout.STATEMENT).read_bytes())
     identity = _identity_in(bundle, lab)
     if raw_public_bytes(identity.public_key()) != raw_public_bytes(signing_key.public_key()):
         raise VerificationError(f"the private key given is not {lab}'s signing key in the protocol")
-    if reply is not None:
-        hits = scan_text("the reply", reply, installed_sensitive())
-        if hits:
-            raise VerificationError(f"leak scan: the reply would publish {hits[0].kind} ({hits[0]}); "
-                                    "nothing was countersigned")
-    keyid = identity.signing_key.keyid
-    refuse_second_countersignature(bundle, envelope, keyid, lab, self_evaluation=False)
-    files = {layout.STATEMENT: dump_envelope(add_signature(envelope, signing_key, keyid))}
-    if reply is not None:
-        payload_sha = hashlib.sha256(b64decode(envelope["payload"], "payload")).hexdigest()
-        stmt = statement([(layout.STATEMENT, payload_sha)], layout.RESPONSE_PREDICATE_TYPE,
-                         {"lab": lab, "statement_sha256": payload_sha, "response": reply})
-        files[layout.RESPONSE] = dump_envelope(sign_statement(stmt, signing_key, keyid))
-    for name, data in files.items():
-        write_atomically(bundle / name, data)
+    add_countersignature(bundle, lab, signing_key, identity.signing_key.keyid, reply)
     return verify_tier2_bundle(bundle, pinned=pinned, metric_definitions=installed_definitions(),
                                lab_identity=age_identity, require_countersignature=True)
 
