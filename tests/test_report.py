@@ -239,10 +239,12 @@ def test_each_direction_says_what_was_evaluated_and_how_to_check_the_keys(round_
         assert e["endpoint"] == "calibration organism (no model, no network)" and e["system_prompt"] is None
         assert e["sampling"] == {"temperature": 0.0, "max_tokens": 512, "seed": 0}
         assert e["suites"] == [{"suite": "smoke", "items": smoke, "epochs": 1, "of": smoke, "subset": None}]
-        assert e["collected_from"].startswith("20") and e["crosslab_version"]
+        assert e["collected_from"].startswith("20") and e["collected_to"] >= e["collected_from"] and e["crosslab_version"]
     page = load_page(report["html"])
     assert page.keyed[f"{a_on_b['key']}|model"] == "baseline:comply-all"
     assert page.keyed[f"{a_on_b['key']}|items|smoke"] == str(smoke)
+    collected = a_on_b["evaluated"]
+    assert page.keyed[f"{a_on_b['key']}|collected"] == f"{collected['collected_from']} to {collected['collected_to']}"
     for lab in ("lab-a", "lab-b"):
         fingerprint = json.loads((round_dir["trusted"] / f"{lab}.identity.json").read_text())["fingerprint"]
         assert page.keyed[f"fingerprint|{lab}"] == fingerprint and fingerprint in report["md"]

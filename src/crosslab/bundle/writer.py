@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -122,6 +123,18 @@ def _calls(journals: list[Journal]) -> dict[str, int]:
     return {"calls": calls, "cached_calls": cached, "samples_with_cached_calls": samples}
 
 
+def _collected(journals: list[Journal]) -> dict[str, str] | None:
+    """When the samples were collected: the first and last time one was journaled (UTC, ISO 8601)."""
+    spans = [span for span in (j.written_span() for j in journals) if span is not None]
+    if not spans:
+        return None
+    return {"from": _utc(min(a for a, _ in spans)), "to": _utc(max(b for _, b in spans))}
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def _runs_block(journals: list[Journal], protocol: Protocol) -> list[dict[str, Any]]:
     """One entry per suite, in protocol order; ``items`` × ``epochs`` stubs each, in that order."""
     order = [p.name for p in protocol.suites]
@@ -213,6 +226,7 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         "counts": counts_from_stubs(stubs),
         "adjudications": _adjudications(journals),
         "calls": _calls(journals),
+        "collected": _collected(journals),
         "grader_cards": grader_cards,
         "metrics": metrics,
         "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},

@@ -175,6 +175,11 @@ class Journal:
             self._conn.execute("BEGIN")
             self._conn.executemany(_UPSERT_SAMPLE, rows)
 
+    def written_span(self) -> tuple[float, float] | None:
+        """(first, last) time a sample was journaled, Unix seconds; None before any sample."""
+        first, last = self._conn.execute("SELECT MIN(written_at), MAX(written_at) FROM samples").fetchone()
+        return None if first is None else (float(first), float(last))
+
     def merge_from(self, other: Path) -> list[tuple[str, str]]:
         """Copy another journal's samples and verdicts into this one, bytes as stored, in one transaction.
 
