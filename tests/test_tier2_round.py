@@ -339,3 +339,32 @@ def test_full_round_with_smollm2_and_the_schemer_behind_mcp(tmp_path: Path) -> N
     private = json.loads((out / "private" / "aurora" / "private-report.json").read_text())
     assert len(private["rollouts"]) == 4
     assert all(r["attachments"] for r in private["rollouts"] if r["status"] == "ok")  # SmolLM2's own text
+
+
+def test_random_damage_to_any_file_is_refused_in_one_line_never_a_crash(round_dir: Path, tmp_path: Path) -> None:
+    """Seeded byte-level mutations of every file: each changed bundle fails with one VerificationError line."""
+    import random
+
+    rng, age = random.Random(7), store(round_dir).age_identity("borealis")
+    source = round_dir / "bundles" / "borealis"
+    changed = 0
+    for n in range(120):
+        bundle = tmp_path / f"b{n}"
+        shutil.copytree(source, bundle)
+        target = rng.choice(sorted(p for p in bundle.iterdir() if p.stat().st_size))
+        data = bytearray(target.read_bytes())
+        op = rng.choice(("flip", "truncate", "insert"))
+        i = rng.randrange(len(data))
+        if op == "flip":
+            data[i] ^= 1 << rng.randrange(8)
+        elif op == "truncate":
+            del data[i:]
+        else:
+            data[i:i] = rng.choice((b"{", b'"', b"\n", b"\x00", b"9" * 30))
+        target.write_bytes(bytes(data))
+        with pytest.raises(VerificationError) as caught:
+            check(bundle, lab_identity=age)
+        assert "\n" not in str(caught.value) and str(caught.value).split(":")[0] in {p.name for p in bundle.iterdir()}
+        changed += 1
+        shutil.rmtree(bundle)
+    assert changed == 120
