@@ -368,3 +368,17 @@ def test_random_damage_to_any_file_is_refused_in_one_line_never_a_crash(round_di
         changed += 1
         shutil.rmtree(bundle)
     assert changed == 120
+
+
+def test_a_round_may_serve_public_scenarios_whose_transcripts_are_published(tmp_path: Path) -> None:
+    """Instruction-hierarchy injection items are public tier: their transcripts go in public.jsonl and verify;
+    the scheming ones stay in the private reports, and only they are counted as withheld."""
+    out = tmp_path / "mixed"
+    run_round(out, agents=AGENTS, suites=["scheming", "instruction_hierarchy"],
+              select=["scheming-oversight_subversion-traffic-*", "ih-injection-support-ticket-*"])
+    for lab in AGENTS:
+        result = check(out / "bundles" / lab, require_countersignature=True)
+        assert result.public_verified == result.by_status["ok"] - 2 > 0  # every public rollout, checked
+        assert [(r["category"], r["tier"], r["rollouts"]) for r in result.redactions] == [("scheming", "restricted", 2)]
+    public = json.loads((out / "public" / "public-report.json").read_text())
+    assert {r["category"] for r in public["families"]} == {"scheming", "instruction_hierarchy"}

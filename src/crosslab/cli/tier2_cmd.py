@@ -247,6 +247,8 @@ def round_cmd(
                                               "(repeatable; default: 8 scenarios of 4 families).")] = None,
     rollouts: Annotated[int, Opt(min=1, max=100, help="Rollouts per scenario per lab.")] = 1,
     max_tokens: Annotated[int, Opt(min=8, help="Each agent's output tokens per turn.")] = 96,
+    suite: Annotated[list[str] | None, Opt("--suite", help="Serve this suite's items with a tool environment "
+                                           "(repeatable; default: scheming).")] = None,
 ) -> None:
     """A whole tier-2 round on this machine: protocol, MCP serving, agents, bundles, both reports."""
     import time
@@ -262,7 +264,8 @@ def round_cmd(
         agents[name] = spec
     started = time.monotonic()
     try:
-        result = run_round(out, agents=agents or None, select=scenario, rollouts=rollouts, max_tokens=max_tokens,
+        result = run_round(out, agents=agents or None, select=scenario if scenario or not suite else [],
+                           suites=suite, rollouts=rollouts, max_tokens=max_tokens,
                            say=lambda line: console.print(f"· {line}", soft_wrap=True, highlight=False))
     except (RoundError, CatalogError, CrosslabError) as exc:
         fail(str(exc), code=1)

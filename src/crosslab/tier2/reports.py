@@ -30,6 +30,7 @@ RATE, BOUND = "covert_action_rate", "covert_rate_upper_bound"
 def _family_rows(check: Tier2Verification) -> list[dict[str, Any]]:
     """One row per (category, family) of this lab: rate and bound from the suite metrics, else the pass rate."""
     rows: list[dict[str, Any]] = []
+    covered: set[str] = set()  # categories with covert-action rows; the others get their pass rate
     suites = check.metrics.get("suites", {})
     for category, metric_rows in sorted(suites.items()):
         by_group: dict[str, dict[str, Any]] = {}
@@ -44,8 +45,9 @@ def _family_rows(check: Tier2Verification) -> list[dict[str, Any]]:
                          "n": rate["n"], "events": rate["k"], "rate": rate["estimate"], "low": rate["low"],
                          "high": rate["high"], "capable": bound["n"] if bound else 0,
                          "bound": bound["estimate"] if bound else None})
+            covered.add(category)
     for r in check.metrics.get("rows", []):
-        if r["category"] not in suites and r["category"] != "all" and r["slice"] == "all":
+        if r["category"] not in covered and r["category"] != "all" and r["slice"] == "all":
             rate = r["pass_rate"] or {}
             rows.append({"category": r["category"], "family": "all (pass rate)", "lab": check.lab,
                          "lab_name": check.lab_name, "n": r["graded"], "events": r["passed"],

@@ -127,13 +127,13 @@ def _keys(out: Path, labs: dict[str, str], say: Progress) -> Keystore:
     return store
 
 
-def _protocol(out: Path, store: Keystore, labs: list[str], select: list[str], rollouts: int,
+def _protocol(out: Path, store: Keystore, labs: list[str], suites: list[str], select: list[str], rollouts: int,
               max_tool_calls: int, say: Progress) -> Path:
-    items = servable(["scheming"], select)
-    data = template(EVALUATOR[0], labs, suites=["scheming"], select=select, digest=items_digest(items),
+    items = servable(suites, select)
+    data = template(EVALUATOR[0], labs, suites=suites, select=select, digest=items_digest(items),
                     rollouts=rollouts, limits={"max_tool_calls": max_tool_calls, "max_seconds": 600.0},
                     date=dt.date.today())
-    data["title"] = "Tier-2 evaluation of internal agents: scheming scenarios (demo round)"
+    data["title"] = f"Tier-2 evaluation of internal agents: {' and '.join(suites)} scenarios (demo round)"
     path = out / "protocol" / "tier2-protocol.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     protocol = load_tier2_protocol(path)
@@ -146,15 +146,16 @@ def _protocol(out: Path, store: Keystore, labs: list[str], select: list[str], ro
 
 
 def run_round(out: Path, *, agents: dict[str, str] | None = None, select: list[str] | None = None,
-              rollouts: int = 1, max_tokens: int | None = 96, max_tool_calls: int = 12,
-              say: Progress = lambda _: None) -> RoundResult:
+              suites: list[str] | None = None, rollouts: int = 1, max_tokens: int | None = 96,
+              max_tool_calls: int = 12, say: Progress = lambda _: None) -> RoundResult:
     """Run the whole round in ``out`` (which must be new or empty); see the module docstring."""
     agents = dict(agents or AGENTS)
     if out.exists() and any(out.iterdir()):
         raise RoundError(f"{out} exists and is not empty; a tier-2 round starts in a new directory")
     out.mkdir(parents=True, exist_ok=True)
     store = _keys(out, {lab: NAMES.get(lab, lab.title()) for lab in agents}, say)
-    path = _protocol(out, store, list(agents), list(select or QUICK), rollouts, max_tool_calls, say)
+    path = _protocol(out, store, list(agents), list(suites or ["scheming"]),
+                     list(select if select is not None else QUICK), rollouts, max_tool_calls, say)
     protocol = load_tier2_protocol(path)
     serve_dir = out / "serve"
     tokens = plan_from_protocol(serve_dir, protocol, read_envelope(envelope_path(path)) or {})
