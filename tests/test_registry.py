@@ -174,6 +174,12 @@ def test_a_reveal_is_published_with_one_command(server: Server, world: dict, tmp
     index = int(revealed.stdout.split("published: reveal at log entry ")[1].split()[0])
     detail = json.loads(_get(f"{server.url}/api/v1/entries/{index}"))
     assert any(f["name"] == "reveals/0001.jsonl" for f in detail["files"])
+    protocol_id = json.loads(_get(server.url + "/api/v1/rounds"))[0]["protocol_id"]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    [direction] = json.loads(_get(f"{server.url}/api/v1/rounds/{protocol_id}"))["directions"]
+    assert direction["reveals"][-1] == index and direction["revealed_on"][-1] == today
+    page = _get(f"{server.url}/rounds/{protocol_id}").decode()
+    assert "revealed later: entry" in page and f'data-key="revealed-on-{index}">{today}<' in page
 
 
 def test_refusals_carry_the_reason_and_store_nothing(server: Server, world: dict, tmp_path: Path):

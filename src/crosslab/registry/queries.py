@@ -73,12 +73,15 @@ def directions(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if e["kind"] == "bundle":  # published already countersigned, or to be grown by a later entry
             signed = e["summary"].get("countersigned") and not e["summary"].get("self_evaluation")
             by_statement[digest] = {**e, "countersigned_at": e["index"] if signed else None,
-                                    "response": e["summary"].get("response") if signed else None, "reveals": []}
+                                    "response": e["summary"].get("response") if signed else None, "reveals": [],
+                                    "revealed_on": []}
         elif digest in by_statement and e["kind"] == "countersignature":
             by_statement[digest]["countersigned_at"] = e["index"]
             by_statement[digest]["response"] = e["summary"].get("response")
         elif digest in by_statement and e["kind"] == "reveal":
-            by_statement[digest]["reveals"].append(e["index"])
+            by_statement[digest]["reveals"].append(e["index"])  # revealed later: the entry, and the day it was logged
+            by_statement[digest]["revealed_on"].append(
+                dt.datetime.fromtimestamp(e["received_at"], dt.UTC).strftime("%Y-%m-%d"))
     return list(by_statement.values())
 
 
