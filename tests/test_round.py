@@ -167,6 +167,10 @@ def test_reveal_later_is_checked_against_the_original_stubs(ran: dict, tmp_path:
     withheld = sum(1 for s in stubs if s["tier"] == "withheld")
     assert f"withheld {withheld}: committed, {withheld} of them revealed later" in result.stdout
     assert "not revealed" not in result.stdout
+    made = run_cli("report", str(bundle), "--keys", str(ran["trusted"]), "--format", "md", "--out",
+                   str(tmp_path / "report"))
+    assert made.returncode == 0, made.stderr
+    assert f"{len(hidden)} samples were revealed later" in (tmp_path / "report" / "public-report.md").read_text()
     path = bundle / layout.REVEALS / "0001.jsonl"
     entry = orjson.loads(path.read_bytes().splitlines()[0])
     forged = entry["d"][:-2] + ("A" if entry["d"][-2] != "A" else "B") + entry["d"][-1]
