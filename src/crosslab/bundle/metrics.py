@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crosslab.attest import merkle
 from crosslab.core.outcome import Outcome, by_category
 from crosslab.core.outcome import graded as is_graded  # one definition for runs, bundles and verifiers
 from crosslab.stats.intervals import wilson
@@ -81,3 +82,17 @@ def counts_from_stubs(stubs: Sequence[Outcome]) -> dict[str, Any]:
         grouped[s["category"]][s["tier"]] += 1
     return {"stubs": len(stubs), "by_tier": dict(sorted(by_tier.items())),
             "by_category": {c: dict(sorted(t.items())) for c, t in sorted(grouped.items())}}
+
+
+def stub_claims(stubs: Sequence[Outcome], lines: Sequence[bytes],
+                definitions: dict[str, MetricDefinition]) -> dict[str, Any]:
+    """The statement fields that follow from the stubs alone, so a verifier recomputes every one of them:
+    their count and Merkle root, the counts, the metrics, and the metric definitions they were made with."""
+    metrics = metrics_from_stubs(stubs, definitions)
+    return {
+        "stubs": {"count": len(lines), "merkle_root": merkle.root(list(lines)).hex(),
+                  "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
+        "counts": counts_from_stubs(stubs),
+        "metrics": metrics,
+        "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
+    }

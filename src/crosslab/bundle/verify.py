@@ -207,8 +207,13 @@ def _check_subjects(files: dict[str, bytes], stmt_subjects: Any, pred: dict[str,
         agreed = agreed_deployment(protocol, str(evaluated.get("lab")), str(evaluated.get("deployment"))).digest
     except ProtocolError as exc:
         raise VerificationError(f"{layout.STATEMENT}: {exc}") from None
-    expected = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    expected[f"deployment:{evaluated['lab']}/{evaluated['deployment']}"] = agreed
+    check_subjects(files, stmt_subjects,
+                   {f"deployment:{evaluated['lab']}/{evaluated['deployment']}": agreed})
+
+
+def check_subjects(files: dict[str, bytes], stmt_subjects: Any, named: dict[str, str]) -> None:
+    """Each file's SHA-256, and each ``named`` subject's digest, is the one the statement signs; no other."""
+    expected = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()} | named
     claimed = {s["name"]: s["digest"]["sha256"] for s in stmt_subjects}
     for name, sha256 in expected.items():
         if claimed.get(name) != sha256:
@@ -283,7 +288,9 @@ def _check_age_header(data: bytes, entitled: int) -> None:
 
 
 # Check 5: the stubs are well formed, cover the pinned suites, and are the ones the Merkle root commits to.
-def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[Stub]:
+def read_stubs(data: bytes) -> tuple[list[bytes], list[Stub]]:
+    """items.jsonl as (lines, stubs): every line a canonical stub with the stub fields, in index order,
+    of a known tier."""
     lines = json_lines(data, layout.ITEMS)
     stubs: list[Any] = [value for _, value in lines]
     fields = set(STUB_FIELDS)
@@ -294,6 +301,21 @@ def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[
             raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub index {stub['i']} out of order")
         if stub["tier"] not in TIERS:
             raise VerificationError(f"{layout.ITEMS}:{number + 1}: unknown tier {stub['tier']!r}")
+    return [line for line, _ in lines], stubs
+
+
+def check_stub_root(lines: list[bytes], pred: dict[str, Any]) -> None:
+    """The statement's stub count and Merkle root are those of these lines."""
+    claimed = pred.get("stubs")
+    claimed = claimed if isinstance(claimed, dict) else {}
+    if claimed.get("count") != len(lines):
+        raise VerificationError(f"{layout.ITEMS}: {len(lines)} stubs, the statement says {claimed.get('count')}")
+    if merkle.root(lines).hex() != claimed.get("merkle_root"):
+        raise VerificationError(f"{layout.ITEMS}: Merkle root does not match the statement")
+
+
+def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[Stub]:
+    lines, stubs = read_stubs(data)
     runs = pred.get("runs")
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs) or \
             [r.get("suite") for r in runs] != [p.name for p in protocol.suites] or \
@@ -302,12 +324,7 @@ def _check_stubs(data: bytes, pred: dict[str, Any], protocol: Protocol) -> list[
                 for r, p in zip(runs, protocol.suites, strict=True)):
         raise VerificationError(f"{layout.STATEMENT}: the runs do not cover the pinned suites "
                                 "(suite order, items × epochs, digests)")
-    claimed = pred.get("stubs")
-    claimed = claimed if isinstance(claimed, dict) else {}
-    if claimed.get("count") != len(stubs):
-        raise VerificationError(f"{layout.ITEMS}: {len(stubs)} stubs, the statement says {claimed.get('count')}")
-    if merkle.root([line for line, _ in lines]).hex() != claimed.get("merkle_root"):
-        raise VerificationError(f"{layout.ITEMS}: Merkle root does not match the statement")
+    check_stub_root(lines, pred)
     return stubs
 
 

@@ -24,12 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from crosslab.core.errors import CrosslabError
 from crosslab.core.version import __version__
 from crosslab.core.atomic import write_atomically
-from crosslab.attest import merkle
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
 from crosslab.bundle.attack_block import AttackEvidence, attack_block, elicitation_texts
-from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
+from crosslab.bundle.metrics import stub_claims
 from crosslab.bundle.stubs import encode_lines, stub_for, stub_line
 from crosslab.bundle.installed import installed_definitions
 from crosslab.disclosure.encryption import encrypt_to
@@ -213,23 +212,17 @@ def write_bundle(out: Path, *, journals: list[Journal], protocol: Protocol, prot
         layout.PROTOCOL_SIGNATURES: dump_envelope(protocol_envelope),
     }
     attack_fields, attack_private = _attack(attack, protocol, target_digest)
-    definitions = installed_definitions()
-    metrics = metrics_from_stubs(stubs, definitions)
     predicate = {
         "protocol_id": protocol.id,
         "round": protocol.round.model_dump(mode="json"),
         "evaluator": direction.evaluator,
         "evaluated": {"lab": direction.evaluated, "deployment": direction.deployment, "target_digest": target_digest},
         "runs": _runs_block(journals, protocol),
-        "stubs": {"count": len(stub_lines), "merkle_root": merkle.root(stub_lines).hex(),
-                  "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
-        "counts": counts_from_stubs(stubs),
+        **stub_claims(stubs, stub_lines, installed_definitions()),
         "adjudications": _adjudications(journals),
         "calls": _calls(journals),
         "collected": _collected(journals),
         "grader_cards": grader_cards,
-        "metrics": metrics,
-        "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
         "disclosure": policy.model_dump(mode="json"),
         "crosslab_version": __version__,
         "format_version": layout.format_for(stubs, attack=attack is not None),

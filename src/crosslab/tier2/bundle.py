@@ -31,12 +31,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crosslab.attest import merkle
 from crosslab.attest.dsse import dump_envelope
 from crosslab.attest.intoto import sign_statement, statement
 from crosslab.bundle import layout
 from crosslab.bundle.installed import installed_definitions
-from crosslab.bundle.metrics import counts_from_stubs, metrics_from_stubs
+from crosslab.bundle.metrics import stub_claims
 from crosslab.bundle.stubs import encode_lines, stub_for, stub_line
 from crosslab.bundle.writer import BundleError, write_bundle_dir
 from crosslab.core.jcs import jcs
@@ -46,6 +45,7 @@ from crosslab.disclosure.encryption import encrypt_to
 from crosslab.disclosure.leakscan import Sensitive, scan_files
 from crosslab.engine.journal import Journal
 from crosslab.identity.keys import raw_public_bytes
+from crosslab.items.item import Item
 from crosslab.results.outcomes import reviewed_verdicts
 from crosslab.suites.registry import items_digest
 from crosslab.tier2.book import Slot
@@ -63,13 +63,15 @@ def _not_run(slot: Slot, record_of: dict[str, Any]) -> dict[str, Any]:
             "target": lab_digest(slot.lab)}
 
 
-def lab_rollouts(journal: Journal, lab: str, rollouts: int) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """(record, verdict) for every planned rollout of ``lab``, in plan order (epoch, then scenario)."""
+def lab_rollouts(journal: Journal, items: list[Item], lab: str,
+                 rollouts: int) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(record, verdict) for every planned rollout of ``lab`` (``items``: the journal's), in plan order
+    (epoch, then scenario)."""
     done = {r["sample_id"]: r for r in journal.records()}
     verdicts = reviewed_verdicts(journal)
     out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     for epoch in range(1, rollouts + 1):
-        for item in journal.items():
+        for item in items:
             slot = Slot(lab, item.id, epoch)
             record = done.get(slot.rollout_id)
             if record is None:
@@ -94,7 +96,7 @@ def write_tier2_bundle(out: Path, serve_dir: Path, lab: str, signing_key: Ed2551
     journal = Journal.open(serve_dir / lab)
     try:
         items = journal.items()
-        rows = lab_rollouts(journal, lab, protocol.rollouts)
+        rows = lab_rollouts(journal, items, lab, protocol.rollouts)
     finally:
         journal.close()
     if items_digest(items) != protocol.scenarios.digest:
@@ -121,19 +123,13 @@ def write_tier2_bundle(out: Path, serve_dir: Path, lab: str, signing_key: Ed2551
         layout.PROTOCOL: protocol.canonical(),
         layout.PROTOCOL_SIGNATURES: dump_envelope(envelope),
     }
-    definitions = installed_definitions()
-    metrics = metrics_from_stubs(stubs, definitions)
     predicate = {
         "protocol_id": protocol.id,
         "round": protocol.round.model_dump(mode="json"),
         "evaluator": evaluator.lab,
         "evaluated": {"lab": lab, "target_digest": lab_digest(lab)},
         "scenarios": {"items": len(items), "rollouts": protocol.rollouts, "items_digest": protocol.scenarios.digest},
-        "stubs": {"count": len(stub_lines), "merkle_root": merkle.root(stub_lines).hex(),
-                  "tree": "RFC 6962 over the lines of items.jsonl without their newline"},
-        "counts": counts_from_stubs(stubs),
-        "metrics": metrics,
-        "suite_metrics": {c: definitions[c].declaration() for c in metrics["suites"]},
+        **stub_claims(stubs, stub_lines, installed_definitions()),
         "redactions": redaction_summary(stubs, protocol),
         "attachments": {"rollouts": attachments, "where": "private report only"},
         "crosslab_version": __version__,

@@ -24,7 +24,7 @@ evaluator cannot show the lab one set of rollouts and the public another.
 
 from __future__ import annotations
 
-import hashlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,12 +33,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from crosslab.attest import merkle
-from crosslab.attest.dsse import b64decode
 from crosslab.attest.errors import VerificationError
 from crosslab.attest.intoto import verify_statement
 from crosslab.bundle import layout
-from crosslab.bundle.lines import json_lines
 from crosslab.bundle.metrics import MetricDefinition
 from crosslab.bundle.reader import MiB, BundleFiles
 from crosslab.bundle.verify import (
@@ -48,11 +45,14 @@ from crosslab.bundle.verify import (
     check_disclosures,
     check_generic_metrics,
     check_response,
+    check_stub_root,
+    check_subjects,
     check_suite_metrics,
     envelope_entry,
+    read_stubs,
 )
 from crosslab.core.jcs import jcs
-from crosslab.core.outcome import STUB_FIELDS, Stub
+from crosslab.core.outcome import Stub
 from crosslab.disclosure.commitments import open_disclosure
 from crosslab.disclosure.encryption import EncryptionError, decrypt_with
 from crosslab.identity.keys import PublicIdentity
@@ -160,36 +160,17 @@ def _statement(files: BundleFiles, protocol: Tier2Protocol) -> tuple[Any, dict[s
 
 def _subjects(files: BundleFiles, stmt: dict[str, Any], lab: str) -> dict[str, bytes]:
     data = {name: files.read(name) for name in SUBJECT_FILES}
-    expected = {name: hashlib.sha256(content).hexdigest() for name, content in data.items()}
-    expected[f"agent:{lab}"] = lab_digest(lab)
-    claimed = {s["name"]: s["digest"]["sha256"] for s in stmt["subject"]}
-    for name, sha256 in expected.items():
-        if claimed.get(name) != sha256:
-            raise VerificationError(f"{name}: digest does not match the signed statement")
-    if set(claimed) != set(expected):
-        raise VerificationError(f"{layout.STATEMENT}: unexpected subjects {sorted(set(claimed) - set(expected))}")
+    check_subjects(data, stmt["subject"], {f"agent:{lab}": lab_digest(lab)})
     return data
 
 
 def _stubs(data: bytes, pred: dict[str, Any]) -> list[Stub]:
-    lines = json_lines(data, layout.ITEMS)
-    stubs: list[Any] = [value for _, value in lines]
-    for number, stub in enumerate(stubs):
-        if set(stub) != set(STUB_FIELDS):
-            raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub fields are not {', '.join(STUB_FIELDS)}")
-        if stub["i"] != number:
-            raise VerificationError(f"{layout.ITEMS}:{number + 1}: stub index {stub['i']} out of order")
-        if stub["tier"] not in TIERS:
-            raise VerificationError(f"{layout.ITEMS}:{number + 1}: unknown tier {stub['tier']!r}")
+    lines, stubs = read_stubs(data)
     planned = pred["scenarios"]["items"] * pred["scenarios"]["rollouts"]
     if len(stubs) != planned:
         raise VerificationError(f"{layout.ITEMS}: {len(stubs)} stubs, but the protocol plans {planned} rollouts "
                                 "(scenarios × rollouts): a rollout was dropped or added")
-    claimed = pred.get("stubs") if isinstance(pred.get("stubs"), dict) else {}
-    if claimed.get("count") != len(stubs):
-        raise VerificationError(f"{layout.ITEMS}: {len(stubs)} stubs, the statement says {claimed.get('count')}")
-    if merkle.root([line for line, _ in lines]).hex() != claimed.get("merkle_root"):
-        raise VerificationError(f"{layout.ITEMS}: Merkle root does not match the statement")
+    check_stub_root(lines, pred)
     return stubs
 
 
@@ -261,15 +242,12 @@ def verify_tier2_bundle(bundle: Path, *, pinned: Mapping[str, PublicIdentity] | 
     countersigned = lab_key in verified.keyids
     if require_countersignature and not countersigned:
         raise VerificationError(f"{layout.STATEMENT}: not countersigned by {lab}")
-    response = check_response(files, b64decode(envelope_entry(files, layout.STATEMENT)["payload"], "payload"),
-                              trusted_keys(protocol), lab_key)
+    response = check_response(files, verified.payload, trusted_keys(protocol), lab_key)
     private = None
     if lab_identity is not None:
         private = _private(data[PRIVATE_REPORT], lab_identity, stubs, protocol, lab, slots,
                            claimed_attachments["rollouts"])
-    by_status: dict[str, int] = {}
-    for stub in stubs:
-        by_status[stub["status"]] = by_status.get(stub["status"], 0) + 1
+    by_status = Counter(stub["status"] for stub in stubs)
     signers = [{"lab": p.identity.lab, "name": p.identity.name,
                 "role": "evaluator" if p is protocol.evaluator else "lab"} for p in protocol.participants]
     return Tier2Verification(
