@@ -16,9 +16,11 @@ on Ray workers instead of in this process:
   Ray actor holds the run's ``Pacer`` (requests/minute, tokens/minute, and
   what it learns from headers and 429s); each worker's ModelCaller asks it
   when a request may start and reports how it went (``RemotePacer``).
-- **Merged into the run's journal** as each shard finishes, in plan order,
-  record for record as the shard journaled it (same canonical bytes), then
-  graded exactly as a local run is.
+- **Graded where they run, merged as stored.** A run without a judge is
+  graded by the rules in the worker, as a local run grades each record as it
+  is journaled. As each shard finishes, its records and verdicts are folded
+  into the run's journal in one SQLite transaction, byte for byte as the
+  shard stored them; the driver parses none of them.
 
 Ray is optional (``pip install "crosslab[ray]"``). Without an address,
 ``ray.init`` starts a local cluster with one CPU per worker.
@@ -29,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from crosslab.core.errors import CrosslabError
 from crosslab.engine.journal import JOURNAL_FILE, Journal
 from crosslab.engine.pacing import Pacer
 from crosslab.engine.plan import Sample, make_plan
-from crosslab.engine.runner import ExecutionSummary
+from crosslab.engine.runner import ExecutionSummary, ProgressCallback
 
 INSTALL_HINT = 'the Ray executor needs Ray, which is not installed: pip install "crosslab[ray]"'
 SHARDS_PER_WORKER = 4
@@ -52,8 +54,6 @@ REMOTE_GUARD_S = 0.3
 #: without asking for this long: one round trip per worker per window instead of two per request.
 FREE_WINDOW_S = 0.25
 PID_FILE = "worker.pid"  # the shard's current worker process (operators and the kill test read it)
-
-ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,8 @@ def run_shard(shard_dir: str, meta: dict[str, Any], item_rows: list[dict[str, An
             grade_journal(journal, graded)
     finally:
         journal.close()
-    return {"ok": summary.ok, "errors": summary.errors, "skipped": summary.skipped}
+    return {"ok": summary.ok, "errors": summary.errors, "skipped": summary.skipped,
+            "pacing": summary.pacing or {}}
 
 
 def _init(ray: Any, address: str | None, workers: int) -> None:
@@ -258,19 +259,22 @@ async def execute_on_ray(plan: Sequence[Sample], journal: Journal, *, workers: i
     pending = {}
     for n, ids in enumerate(parts):
         own = [i.model_dump(mode="json") for i in {item_of[s].id: item_of[s] for s in ids}.values()]  # its items
-        pending[task.remote(str(root / f"{n:03d}"), meta, own, ids, service, graded is not None)] = n
+        pending[task.remote(str(_shard_dir(root, n)), meta, own, ids, service, graded is not None)] = n
     first_error: BaseException | None = None
+    calls = {"sent": 0, "answered": 0, "refused": 0}  # summed over the shards' own pacing records
     while pending:
         ready, _ = await asyncio.to_thread(ray.wait, list(pending), num_returns=1)
         for ref in ready:
             n = pending.pop(ref)
             try:
-                await ref
+                pacing = (await ref)["pacing"]
             except Exception as exc:  # noqa: BLE001 - the shard's own error; the others still merge
                 first_error = first_error or _cause(exc)
-            _merge(root / f"{n:03d}", journal, done, summary, on_record, graded)
-    journal.set_meta("executor", {"kind": "ray", "workers": workers, "shards": len(parts),
-                                  "calls": _calls(root, len(parts)),
+                pacing = _journaled_pacing(_shard_dir(root, n))
+            for key in calls:
+                calls[key] += int(pacing.get(key, 0))
+            _merge(_shard_dir(root, n), journal, done, summary, on_record, graded)
+    journal.set_meta("executor", {"kind": "ray", "workers": workers, "shards": len(parts), "calls": calls,
                                   "shared_pacer": await service.snapshot.remote()})
     if first_error is not None:
         raise first_error
@@ -296,20 +300,19 @@ def _merge(shard_dir: Path, journal: Journal, done: set[str], summary: Execution
             on_record({"sample_id": sample_id, "status": status})
 
 
-def _calls(root: Path, shards: int) -> dict[str, int]:
-    """Requests sent, answered and refused, summed over the shards' own pacing records."""
-    total = {"sent": 0, "answered": 0, "refused": 0}
-    for n in range(shards):
-        if not (root / f"{n:03d}" / JOURNAL_FILE).exists():
-            continue
-        shard = Journal.open(root / f"{n:03d}")
-        try:
-            pacing = shard.meta().get("pacing") or {}
-        finally:
-            shard.close()
-        for key in total:
-            total[key] += int(pacing.get(key, 0))
-    return total
+def _shard_dir(root: Path, n: int) -> Path:
+    return root / f"{n:03d}"
+
+
+def _journaled_pacing(shard_dir: Path) -> dict[str, Any]:
+    """A failed shard's pacing record, as its journal kept it (empty when it journaled nothing)."""
+    if not (shard_dir / JOURNAL_FILE).exists():
+        return {}
+    shard = Journal.open(shard_dir)
+    try:
+        return shard.meta().get("pacing") or {}
+    finally:
+        shard.close()
 
 
 def _cause(exc: BaseException) -> BaseException:
