@@ -39,6 +39,7 @@ from crosslab.core.jcs import jcs
 from crosslab.core.outcome import Stub
 from crosslab.protocol.rounds import Direction, agreed_deployment
 from crosslab.protocol.schema import Protocol, ProtocolError
+from crosslab.results.costs import call_counts
 from crosslab.results.outcomes import reviewed_verdicts
 from crosslab.results.overrides import adjudication_sources, review_counts
 from crosslab.protocol.signing import verify_protocol
@@ -111,15 +112,7 @@ def _adjudications(journals: list[Journal]) -> dict[str, Any]:
 def _calls(journals: list[Journal]) -> dict[str, int]:
     """Model calls the samples made, and how many a response cache answered (and in how many samples):
     a signed claim of the evaluator's, from each record's ``stats``, so readers know what was fresh."""
-    calls = cached = samples = 0
-    for journal in journals:
-        for record in journal.records():
-            stats = record.get("stats") or {}
-            calls += int(stats.get("calls", 0))
-            hit = int(stats.get("cached_calls", 0))
-            cached += hit
-            samples += hit > 0
-    return {"calls": calls, "cached_calls": cached, "samples_with_cached_calls": samples}
+    return call_counts(r for journal in journals for r in journal.records())
 
 
 def _collected(journals: list[Journal]) -> dict[str, str] | None:

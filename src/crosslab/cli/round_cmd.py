@@ -146,15 +146,13 @@ def run(
 def _cached(result: object) -> str:
     """Model calls answered from the response cache in this direction's runs ("0" without --cache)."""
     from crosslab.engine.journal import Journal
+    from crosslab.results.costs import call_counts
 
-    calls = samples = 0
-    for run_dir in getattr(result, "runs", {}).values():
-        journal = Journal.open(run_dir)
-        try:
-            for record in journal.records():
-                n = int((record.get("stats") or {}).get("cached_calls", 0))
-                calls += n
-                samples += n > 0
-        finally:
+    journals = [Journal.open(run_dir) for run_dir in getattr(result, "runs", {}).values()]
+    try:
+        counts = call_counts(r for journal in journals for r in journal.records())
+    finally:
+        for journal in journals:
             journal.close()
-    return f"{calls} in {samples} samples" if calls else "0"
+    cached = counts["cached_calls"]
+    return f"{cached} in {counts['samples_with_cached_calls']} samples" if cached else "0"

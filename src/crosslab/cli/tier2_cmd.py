@@ -226,13 +226,11 @@ def open_cmd(
     keystore: Keystore = None,
 ) -> None:
     """Decrypt, check and render your private report: every rollout in full."""
-    from crosslab.core.atomic import write_atomically
+    from crosslab.report.output import write_files
     from crosslab.tier2.reports import private_report, render_report
 
     check = _verified(bundle, keys, lab, keystore, False)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name, data in render_report(private_report(check), "private-report").items():
-        write_atomically(out / name, data, private=True)
+    write_files(out, render_report(private_report(check), "private-report"), private=True)
     console.print(f"wrote {out}/private-report.{{html,md,json}} (mode 0600: {lab} only)", soft_wrap=True,
                   highlight=False)
 
@@ -243,8 +241,8 @@ def round_cmd(
     agent: Annotated[list[str] | None, Opt("--agent", help="LAB=TARGET, a lab and its internal agent "
                                            "(repeatable; default: aurora=local:smollm2, "
                                            "borealis=baseline:schemer?p=0.5&q=0.5).")] = None,
-    scenario: Annotated[list[str] | None, Opt("--scenario", help="Scheming item ids matching this glob "
-                                              "(repeatable; default: 8 scenarios of 4 families).")] = None,
+    scenario: Annotated[list[str] | None, Opt("--scenario", help="Item ids matching this glob (repeatable; "
+                                              "default: 8 scheming scenarios of 4 families).")] = None,
     rollouts: Annotated[int, Opt(min=1, max=100, help="Rollouts per scenario per lab.")] = 1,
     max_tokens: Annotated[int, Opt(min=8, help="Each agent's output tokens per turn.")] = 96,
     suite: Annotated[list[str] | None, Opt("--suite", help="Serve this suite's items with a tool environment "
@@ -253,8 +251,7 @@ def round_cmd(
     """A whole tier-2 round on this machine: protocol, MCP serving, agents, bundles, both reports."""
     import time
 
-    from crosslab.tier2.catalog import CatalogError
-    from crosslab.tier2.round import RoundError, run_round
+    from crosslab.tier2.round import run_round
 
     agents = {}
     for pair in agent or []:
@@ -267,7 +264,7 @@ def round_cmd(
         result = run_round(out, agents=agents or None, select=scenario if scenario or not suite else [],
                            suites=suite, rollouts=rollouts, max_tokens=max_tokens,
                            say=lambda line: console.print(f"· {line}", soft_wrap=True, highlight=False))
-    except (RoundError, CatalogError, CrosslabError) as exc:
+    except CrosslabError as exc:  # RoundError, CatalogError, BookError, ...
         fail(str(exc), code=1)
     for check in result.checks:
         console.print(f"{check.lab}: {check.rollouts} rollouts, verified, countersigned", highlight=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from functools import cache
 from itertools import combinations
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -190,8 +191,10 @@ def _row_agreement(row: dict[str, Any], grader: str | None, cards: list[dict[str
     return {**row, "grader": grader, "agreement": matching}
 
 
+@cache
 def _suite_size(name: str) -> int | None:
-    """Items in the installed suite of that name (None when it is not installed here)."""
+    """Items in the installed suite of that name (None when it is not installed here); built once per
+    suite, however many directions ran it."""
     try:
         return len(get_suite(name).items())
     except Exception:  # noqa: BLE001 - a suite this reader lacks: the report says "of ?"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,3 +36,16 @@ def cost_usd(label: str, input_tokens: int, output_tokens: int, prices: dict[str
     if price is None:
         return None
     return (input_tokens * price["input"] + output_tokens * price["output"]) / 1_000_000
+
+
+def call_counts(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Model calls the samples made, how many a response cache answered, and in how many samples
+    (each record's ``stats``)."""
+    calls = cached = samples = 0
+    for record in records:
+        stats = record.get("stats") or {}
+        calls += int(stats.get("calls", 0))
+        hit = int(stats.get("cached_calls", 0))
+        cached += hit
+        samples += hit > 0
+    return {"calls": calls, "cached_calls": cached, "samples_with_cached_calls": samples}
