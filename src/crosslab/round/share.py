@@ -61,13 +61,12 @@ def signing_problems(protocol: Protocol) -> list[str]:
     buildable (known provider, valid settings), and the attack's parameters strict. Empty: fit to sign.
     """
     problems = list(pin_mismatches(protocol))
-    operational = [f"{p.identity.lab}/{d.name}" for p in protocol.participants for d in p.deployments
-                   if "limits" in d.target]
-    operational += [role for role, target in (("the judge", (protocol.judge.target if protocol.judge else {})),
-                                              ("the attack's attacker", protocol.attack.attacker if protocol.attack
-                                               else {}),
-                                              ("the attack's judge", protocol.attack.judge if protocol.attack else {}))
-                    if "limits" in target]
+    targets = [(f"{p.identity.lab}/{d.name}", d.target) for p in protocol.participants for d in p.deployments]
+    if protocol.judge is not None:
+        targets.append(("the judge", protocol.judge.target))
+    if protocol.attack is not None:
+        targets += [("the attack's attacker", protocol.attack.attacker), ("the attack's judge", protocol.attack.judge)]
+    operational = [name for name, target in targets if "limits" in target]
     if operational:
         problems.append(f"operational settings do not belong in the signed protocol: remove 'limits' from "
                         f"{', '.join(operational)} and give them to `round run` (--concurrency, --rpm, --tpm, "

@@ -36,8 +36,8 @@ from crosslab.bundle.installed import installed_definitions
 from crosslab.core.errors import CrosslabError
 from crosslab.identity.keys import write_identity
 from crosslab.identity.keystore import Keystore
-from crosslab.protocol.signing import envelope_path, read_envelope, sign_protocol, write_envelope
-from crosslab.protocol.tier2 import load_tier2_protocol, template
+from crosslab.protocol.signing import envelope_path, sign_protocol, write_envelope
+from crosslab.protocol.tier2 import Tier2Protocol, load_tier2_protocol, template
 from crosslab.report.output import check_public, write_files
 from crosslab.suites.registry import all_environments, items_digest
 from crosslab.targets.registry import create_target, parse_target
@@ -128,7 +128,8 @@ def _keys(out: Path, labs: dict[str, str], say: Progress) -> Keystore:
 
 
 def _protocol(out: Path, store: Keystore, labs: list[str], suites: list[str], select: list[str], rollouts: int,
-              max_tool_calls: int, say: Progress) -> Path:
+              max_tool_calls: int, say: Progress) -> tuple[Tier2Protocol, dict[str, Any]]:
+    """The protocol written beside the identities and signed by every party: (protocol, its envelope)."""
     items = servable(suites, select)
     data = template(EVALUATOR[0], labs, suites=suites, select=select, digest=items_digest(items),
                     rollouts=rollouts, limits={"max_tool_calls": max_tool_calls, "max_seconds": 600.0},
@@ -137,12 +138,14 @@ def _protocol(out: Path, store: Keystore, labs: list[str], suites: list[str], se
     path = out / "protocol" / "tier2-protocol.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     protocol = load_tier2_protocol(path)
+    envelope = None
     for party in [EVALUATOR[0], *labs]:
-        envelope = sign_protocol(protocol, party, store.signing_key(party), read_envelope(envelope_path(path)))
-        write_envelope(envelope_path(path), envelope)
+        envelope = sign_protocol(protocol, party, store.signing_key(party), envelope)
+    assert envelope is not None
+    write_envelope(envelope_path(path), envelope)
     say(f"protocol {protocol.id[:16]}… signed by {EVALUATOR[0]} and {', '.join(labs)}: {len(items)} scenarios × "
         f"{rollouts} rollouts per lab")
-    return path
+    return protocol, envelope
 
 
 def run_round(out: Path, *, agents: dict[str, str] | None = None, select: list[str] | None = None,
@@ -154,11 +157,10 @@ def run_round(out: Path, *, agents: dict[str, str] | None = None, select: list[s
         raise RoundError(f"{out} exists and is not empty; a tier-2 round starts in a new directory")
     out.mkdir(parents=True, exist_ok=True)
     store = _keys(out, {lab: NAMES.get(lab, lab.title()) for lab in agents}, say)
-    path = _protocol(out, store, list(agents), list(suites or ["scheming"]),
-                     list(select if select is not None else QUICK), rollouts, max_tool_calls, say)
-    protocol = load_tier2_protocol(path)
+    protocol, envelope = _protocol(out, store, list(agents), list(suites or ["scheming"]),
+                                   list(select if select is not None else QUICK), rollouts, max_tool_calls, say)
     serve_dir = out / "serve"
-    tokens = plan_from_protocol(serve_dir, protocol, read_envelope(envelope_path(path)) or {})
+    tokens = plan_from_protocol(serve_dir, protocol, envelope)
     for lab, lab_tokens in tokens.items():
         write_tokens(out / f"tokens-{lab}.json", lab, None, lab_tokens)
     result = RoundResult(out, protocol.id)
