@@ -23,7 +23,7 @@ from crosslab.core.outcome import by_category
 from crosslab.core.version import __version__
 from crosslab.report.bundle_view import BundleView
 from crosslab.results.compare import RunOutcomes, compare_runs
-from crosslab.suites.registry import get_suite, views_by_category
+from crosslab.suites.registry import get_suite, metric_graders_by_category, report_text_by_category, views_by_category
 
 Audience = Literal["public", "partner", "joint"]
 SCHEMA_VERSION = "crosslab-report/1"
@@ -134,8 +134,6 @@ def _with_agreement(suites: Any, cards: list[dict[str, Any]]) -> dict[str, Any]:
     a card matches by its grader id (``NAME``, or ``judge:NAME`` for a judge).
     A row with no such card gets an empty list: its grader's agreement is unknown.
     """
-    from crosslab.suites.registry import metric_graders_by_category, report_text_by_category
-
     if not isinstance(suites, dict):
         return {}
     graders = metric_graders_by_category()
@@ -164,8 +162,6 @@ def _figure(row: dict[str, Any] | None) -> str:
 
 def headlines(suites: Any) -> dict[str, str]:
     """One sentence per category, written from its overall metric rows with the suite's own template."""
-    from crosslab.suites.registry import report_text_by_category
-
     out: dict[str, str] = {}
     for category, rows in (suites.items() if isinstance(suites, dict) else ()):
         template = report_text_by_category().get(category, {}).get("headline")
