@@ -100,10 +100,11 @@ class Stats:
     faults: dict[str, int] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)  # attempts per key: drives fault draws
     last: dict[str, Any] = field(default_factory=dict)
+    systems: dict[str, int] = field(default_factory=dict)  # requests by their system text ("" for none)
 
     def to_json(self) -> bytes:
         return orjson.dumps({"requests": self.requests, "ok": self.ok, "faults": self.faults,
-                             "last": self.last})
+                             "last": self.last, "systems": self.systems})
 
 
 # --------------------------------------------------------------------------- scripting
@@ -442,6 +443,7 @@ class LoopbackServer:
         n = self._n
         stats.last = {"format": fmt.name, "model": turn.model, "system": turn.system,
                       "params": turn.params, "tools": turn.tools}
+        stats.systems[turn.system or ""] = stats.systems.get(turn.system or "", 0) + 1
         fault = self._draw_fault(turn.key)
         if o.latency > 0:
             await asyncio.sleep(o.latency)

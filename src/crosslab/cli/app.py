@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("grade_cmd", "grade"),
     "keys": ("keys_cmd", "app"),
     "protocol": ("protocol_cmd", "app"),
+    "prompt": ("prompt_cmd", "app"),
     "bundle": ("bundle_cmd", "app"),
     "round": ("round_cmd", "app"),
     "verify": ("bundle_cmd", "verify"),

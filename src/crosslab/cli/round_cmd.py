@@ -33,6 +33,7 @@ def plan(protocol_path: ProtocolFile) -> None:
     """List every direction of the round (evaluator → evaluated deployment) with sample counts."""
     from crosslab.suites.pins import pin_mismatches, pinned_items
     from crosslab.protocol.rounds import directions
+    from crosslab.round.prompts import confidential_deployments
     from crosslab.round.share import check_ready
 
     protocol, envelope = _load(protocol_path)
@@ -52,6 +53,10 @@ def plan(protocol_path: ProtocolFile) -> None:
     console.print(table)
     console.print(f"{len(share)} directions, {len(share) * sum(sizes.values()) if sizes else '?'} samples in all",
                   soft_wrap=True)
+    for commitment, names in confidential_deployments(protocol).items():
+        console.print(f"{', '.join(names)}: confidential system prompt (commitment {commitment[:16]}…); its "
+                      "evaluators need the lab's sealed prompt (round run --sealed-prompt)", soft_wrap=True,
+                      highlight=False)
     try:
         check_ready(protocol, envelope)
         console.print("[green]ready:[/] every participant signed and every suite pin matches", soft_wrap=True)
@@ -82,12 +87,17 @@ def run(
     tpm: Annotated[float | None, typer.Option(min=0.001, help="Tokens-per-minute cap for your API account.")]
     = None,
     timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds before a call times out.")] = None,
+    sealed_prompt: Annotated[list[Path] | None, typer.Option("--sealed-prompt", help="A confidential system "
+                                                             "prompt sealed to you by the lab you evaluate "
+                                                             "(`crosslab prompt seal`); repeat for each.")]
+    = None,
 ) -> None:
     """Run your share of the round (resumable) and write one signed bundle per direction."""
     from crosslab.attest.errors import VerificationError
     from crosslab.engine.cache import ResponseCache, default_cache_dir
     from crosslab.engine.caller import SampleError
     from crosslab.identity.keystore import Keystore, default_keystore_dir
+    from crosslab.round.prompts import missing_prompts, open_prompts
     from crosslab.round.share import (
         RoundError,
         check_ready,
@@ -107,7 +117,14 @@ def run(
         share = [d for d in share_of(protocol, lab) if only in (None, d.evaluated)]
         if not share:
             raise RoundError(f"{lab} does not evaluate {only!r} in this protocol")
-        key = Keystore(keystore or default_keystore_dir()).signing_key(lab)
+        store = Keystore(keystore or default_keystore_dir())
+        key = store.signing_key(lab)
+        prompts = open_prompts(protocol, sealed_prompt or [], store.age_identity(lab)) if sealed_prompt else {}
+        missing = missing_prompts(protocol, share, prompts)
+        if missing:
+            raise RoundError(f"{', '.join(missing)} keep{'s' if len(missing) == 1 else ''} the system prompt "
+                             "confidential: ask the lab for its sealed prompt (`crosslab prompt seal`) and pass "
+                             "it with --sealed-prompt FILE")
     except (CrosslabError, OSError) as exc:
         fail(str(exc), code=1 if isinstance(exc, VerificationError) else 2)
     cache = ResponseCache(default_cache_dir()) if use_cache else None
@@ -119,7 +136,7 @@ def run(
             try:
                 result = asyncio.run(run_direction(protocol, envelope, direction, out, key, cache=cache,
                                                    on_record=progress.record, allow_errors=allow_errors,
-                                                   ray=ray, limits=limits))
+                                                   ray=ray, limits=limits, prompts=prompts))
             except SampleError as exc:
                 fail(f"{direction}: the deployment did not answer a test call ({exc.kind}): {exc}", code=1)
             except (CrosslabError, OSError, ValueError) as exc:  # ValueError: e.g. malformed JSON in a run to resume
@@ -128,7 +145,8 @@ def run(
                 fail(f"{direction}: a run journal under {out} is damaged ({exc}); move it aside and run again", code=1)
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli/app.py): the journals keep every finished sample
                 fail(f"interrupted during {direction}; finished samples are saved. Resume with the same command: "
-                     f"crosslab round run {protocol_path} --as {lab} --out {out}", code=130)
+                     f"crosslab round run {protocol_path} --as {lab} --out {out}"
+                     + "".join(f" --sealed-prompt {p}" for p in sealed_prompt or []), code=130)
             progress.finish(direction)
             results.append(result)
     table = Table(title=f"round {protocol.round.number}: {lab}'s share")

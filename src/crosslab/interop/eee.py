@@ -97,7 +97,8 @@ def _result(row: MetricRow, bundle: VerifiedBundle, deployment: Deployment, when
             "generation_args": {"temperature": deployment.temperature, "top_p": deployment.top_p,
                                 "max_tokens": deployment.max_tokens},
             "additional_details": _strings({"seed": deployment.seed,
-                                            "system_prefix": deployment.system_prefix}),
+                                            "system_prefix": deployment.system_prefix,
+                                            "system_prefix_commitment": deployment.system_prefix_commitment}),
         },
     }
     if when:

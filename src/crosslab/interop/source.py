@@ -91,7 +91,10 @@ def from_run(run_dir: Path) -> Source:
         journal.close()
     source = meta.get("source") or {}
     task = source.get("suite") or Path(str(source.get("items_file") or source.get("inspect_log") or "items")).stem
-    return Source("run", f"crosslab/{task}", meta["run_id"], meta["created_at"], meta["deployment"],
+    deployment = dict(meta["deployment"])
+    if deployment.get("system_prefix_commitment"):  # a confidential prompt stays in the evaluator's journal
+        deployment.pop("system_prefix", None)
+    return Source("run", f"crosslab/{task}", meta["run_id"], meta["created_at"], deployment,
                   meta["target_digest"], int(meta["epochs"]), samples,
                   {"rows": pass_rate_rows(outcomes), "suites": suite_metrics(outcomes)}, len(samples),
                   origin={"run": meta["run_id"], "source": source, **({"imported": meta["imported"]}

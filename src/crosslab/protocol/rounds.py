@@ -86,6 +86,10 @@ def agreed_deployment(protocol: Protocol, lab: str, name: str) -> Deployment:
     spec = next((d for d in participant.deployments if d.name == name), None)
     if spec is None:
         raise ProtocolError(f"{lab} has no deployment named {name!r} in the protocol")
+    if spec.target.get("system_prefix") is not None and spec.target.get("system_prefix_commitment") is not None:
+        raise ProtocolError(f"deployment {lab}/{name} gives its system prompt and a commitment to it: a "
+                            "confidential prompt must not be written into the protocol, which is published "
+                            "(keep system_prefix_commitment, drop system_prefix; see `crosslab prompt seal`)")
     fields = {**protocol.sampling.model_dump(), **spec.target}
     try:
         return build_deployment(fields, f"deployment {lab}/{name}")

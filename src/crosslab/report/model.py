@@ -219,6 +219,7 @@ def _what_was_evaluated(view: BundleView) -> dict[str, Any]:
         or _NO_ENDPOINT.get(str(target.get("provider")), "the provider's public API"),
         "sampling": {k: target[k] for k in ("temperature", "top_p", "max_tokens", "seed") if k in target},
         "system_prompt": target.get("system_prefix"),
+        "system_prompt_commitment": target.get("system_prefix_commitment"),
         "collected_from": (pred.get("collected") or {}).get("from")
         or min((str(r.get("created_at")) for r in runs if r.get("created_at")), default=None),
         "collected_to": (pred.get("collected") or {}).get("to"),

@@ -22,6 +22,8 @@ from crosslab.bundle.writer import write_bundle
 from crosslab.core.errors import CrosslabError
 from crosslab.engine.cache import ResponseCache
 from crosslab.engine.journal import Journal
+from crosslab.disclosure.sealed_prompt import OpenedPrompt
+from crosslab.round.prompts import with_prompt
 from crosslab.run.judged import JudgeConfig
 from crosslab.run.attack import (AttackRunConfig, AttackRunError, execute_attack, open_or_create, preflight_roles,
                                  roles_from)
@@ -129,18 +131,22 @@ async def run_direction(protocol: Protocol, envelope: dict, direction: Direction
                         signing_key: Ed25519PrivateKey, *, cache: ResponseCache | None,
                         on_record: Progress | None = None, check_first: bool = True,
                         allow_errors: bool = False, ray: RayOptions | None = None,
-                        limits: dict[str, Any] | None = None) -> DirectionResult:
+                        limits: dict[str, Any] | None = None,
+                        prompts: dict[str, OpenedPrompt] | None = None) -> DirectionResult:
     """Run (or resume) every pinned suite against the evaluated deployment, then write the bundle.
 
     With errored samples the bundle is not written (running again retries
     them) unless ``allow_errors``: then they are published, counted as errors.
     ``limits``: the evaluator's operational settings for this API account (concurrency, rate limits,
     timeout); never part of the agreed deployment or its digest.
+    ``prompts``: opened confidential system prompts by commitment (round/prompts.py); a deployment that
+    commits to one is refused without it.
     """
     result = DirectionResult(direction)
     base = out / direction.slug
     bundle = base / "bundle"
-    deployment = agreed_deployment(protocol, direction.evaluated, direction.deployment)
+    deployment = with_prompt(agreed_deployment(protocol, direction.evaluated, direction.deployment), prompts or {},
+                             f"{direction.evaluated}/{direction.deployment}")
     if limits:
         deployment = deployment.model_copy(update={"limits": deployment.limits.model_copy(update=limits)})
     judge_deployment = agreed_judge(protocol)

@@ -41,6 +41,10 @@ class Deployment(BaseModel):
     model: str = Field(min_length=1)
     base_url: str | None = None
     system_prefix: str | None = None
+    #: A confidential system prompt: the protocol carries only this salted commitment (the hex SHA-256 of
+    #: a disclosure, disclosure/commitments.py); the evaluator is handed the prompt sealed to its key and
+    #: fills in ``system_prefix`` before running. The commitment, not the prompt, is then part of the digest.
+    system_prefix_commitment: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     #: None sends no temperature (the provider's default; newer Claude models accept only that).
     temperature: float | None = Field(0.0, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
@@ -53,8 +57,17 @@ class Deployment(BaseModel):
     limits: Limits = Field(default_factory=Limits)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the deployment (not limits, key variable or HTTP transport)."""
-        return self.model_dump(exclude={"limits", "api_key_env", "transport"}, mode="json")
+        """The fields that define the deployment (not limits, key variable or HTTP transport).
+
+        A committed prompt is named by its commitment alone, so the evaluator's digest (prompt filled in)
+        equals the one everybody derives from the public protocol (commitment only)."""
+        hidden = {"system_prefix"} if self.system_prefix_commitment else set()
+        return self.model_dump(exclude={"limits", "api_key_env", "transport", *hidden}, mode="json")
+
+    @property
+    def prompt_missing(self) -> bool:
+        """The protocol commits to a confidential system prompt that has not been filled in here."""
+        return self.system_prefix_commitment is not None and self.system_prefix is None
 
     @property
     def digest(self) -> str:

@@ -146,6 +146,10 @@ def resolve_api_key(deployment: Deployment) -> str | None:
 
 def create_target(deployment: Deployment) -> Target:
     """Instantiate the adapter for a deployment; raises CredentialsError or DeploymentError."""
+    if deployment.prompt_missing:  # never evaluate a different system than the one agreed
+        raise DeploymentError(f"{deployment.label} has a confidential system prompt (commitment "
+                              f"{deployment.system_prefix_commitment[:16]}…) that was not supplied: pass the "
+                              "sealed prompt its lab gave you (`round run --sealed-prompt FILE`)")
     provider = providers()[deployment.provider]
     api_key = resolve_api_key(deployment)
     adapter = provider.adapter
