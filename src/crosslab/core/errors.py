@@ -20,11 +20,13 @@ class CrosslabError(Exception):
         │   ├── KeystoreError                  identity/keystore.py   a missing, unsafe or damaged keystore entry
         │   │   └── LabExistsError             identity/keystore.py   creating keys for a lab that has them
         │   ├── EncryptionError                disclosure/encryption.py  age encryption or decryption failed
+        │   ├── SealedPromptError              disclosure/sealed_prompt.py  a sealed system prompt that cannot be made or opened
         │   ├── DeploymentError                targets/deployment.py  a target spec that cannot be parsed
         │   ├── ProtocolError                  protocol/schema.py     a protocol file that cannot be loaded
         │   ├── BundleError                    bundle/writer.py       a bundle that cannot be written
         │   ├── RevealError                    bundle/reveal.py       a reveal that cannot be made
         │   ├── RoundError                     round/share.py         a round that is not ready or not ours
+        │   ├── PromptError                    round/prompts.py       a sealed prompt that does not fit the protocol, or one missing
         │   ├── RubricError                    grading/judge_rubric.py  a judge rubric file or judge input that does not fit
         │   ├── CardError                      grading/card.py        a grader card that cannot be read or does not check out
         │   ├── JudgeUnscored                  grading/judge.py       a judge reply that did not parse where a rubric is needed

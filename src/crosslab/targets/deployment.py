@@ -60,8 +60,9 @@ class Deployment(BaseModel):
         """The fields that define the deployment (not limits, key variable or HTTP transport).
 
         A committed prompt is named by its commitment alone, so the evaluator's digest (prompt filled in)
-        equals the one everybody derives from the public protocol (commitment only)."""
-        hidden = {"system_prefix"} if self.system_prefix_commitment else set()
+        equals the one everybody derives from the public protocol (commitment only). Without one, the
+        field is left out, so deployments keep the digests they had before commitments existed."""
+        hidden = {"system_prefix"} if self.system_prefix_commitment else {"system_prefix_commitment"}
         return self.model_dump(exclude={"limits", "api_key_env", "transport", *hidden}, mode="json")
 
     @property
