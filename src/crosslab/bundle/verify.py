@@ -105,10 +105,14 @@ class VerificationResult:
     attack: dict[str, Any] | None = None
     #: With a partner key: the attack's sealed elicitations opened against their rows (None: none to open).
     attack_elicitations_opened: int | None = None
+    #: With a partner key: the decrypted restricted appendix, checked above, so a reader (the partner
+    #: report) opens its disclosures without decrypting again. Never part of the machine-readable result.
+    restricted_plain: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable result (``crosslab verify --json``)."""
         data = asdict(self)
+        del data["restricted_plain"]
         data["suite_metrics"] = [{**asdict(s), "message": s.line()} for s in self.suite_metrics]
         return data
 
@@ -539,7 +543,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
 
     policy = protocol.disclosure
     public = len(check_disclosures(files[layout.PUBLIC], stubs, set(policy.public), layout.PUBLIC, slots))  # 8
-    restricted = attack_opened = None
+    restricted = attack_opened = plain = None
     if partner_identity is not None:  # check 9
         try:
             plain = decrypt_with(partner_identity, files[layout.RESTRICTED])
@@ -571,7 +575,7 @@ def verify_bundle(bundle: Path, pinned: dict[str, PublicIdentity], *, partner_id
         withheld_revealed=withheld_revealed, content_checked=content_checked,
         pinned_suites=[p.name for p in protocol.suites],
         suite_metrics=suite_checks, self_evaluation=self_evaluation, attack=attack,
-        attack_elicitations_opened=attack_opened)
+        attack_elicitations_opened=attack_opened, restricted_plain=plain)
 
 
 def _check_reveals(files: BundleFiles, stubs: list[Stub], tiers: set[str], slots: Slots) -> tuple[int, set[int]]:

@@ -20,7 +20,6 @@ from crosslab.bundle import layout
 from crosslab.bundle.installed import installed_contents, installed_definitions
 from crosslab.bundle.verify import VerificationResult, verify_bundle
 from crosslab.disclosure.commitments import open_disclosure
-from crosslab.disclosure.encryption import decrypt_with
 from crosslab.identity.keys import PublicIdentity
 
 
@@ -88,7 +87,7 @@ def load_view(bundle: Path, pinned: dict[str, PublicIdentity], partner_identity:
     view = BundleView(bundle, verified, problem, report, predicate, protocol, stubs)
     if verified:
         view.disclosed = _open_lines((bundle / layout.PUBLIC).read_bytes())
-        if partner_identity is not None:
-            view.disclosed.update(_open_lines(decrypt_with(partner_identity, (bundle / layout.RESTRICTED).read_bytes())))
+        if report is not None and report.restricted_plain is not None:  # decrypted once, by the verifier
+            view.disclosed.update(_open_lines(report.restricted_plain))
             view.restricted_opened = True
     return view
