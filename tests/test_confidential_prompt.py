@@ -17,7 +17,10 @@ import pytest
 import yaml
 from conftest import run_cli
 
-from crosslab.disclosure.sealed_prompt import SealedPromptError, commit_and_seal, open_sealed
+from crosslab.disclosure.commitments import make_disclosure
+from crosslab.disclosure.encryption import encrypt_to
+from crosslab.disclosure.sealed_prompt import (MAX_SEALED_BYTES, SealedPromptError, commit_and_seal, open_sealed,
+                                               seal)
 from crosslab.identity.keystore import Keystore
 from crosslab.protocol.rounds import agreed_deployment
 from crosslab.protocol.schema import ProtocolError, load_protocol
@@ -130,6 +133,22 @@ def test_a_sealed_prompt_opens_only_its_commitment_and_only_for_its_recipients(w
         open_sealed(data[:-3], store.age_identity("lab-a"))
     with pytest.raises(SealedPromptError, match="empty"):
         commit_and_seal("  \n", recipients)
+
+
+@pytest.mark.parametrize("case", ["garbage", "oversized", "not a sealed prompt", "not a disclosure", "a number"])
+def test_a_hostile_sealed_prompt_is_refused_in_one_line(world: dict, case: str):
+    store = Keystore(world["root"] / "keystore")
+    to_a = [store.public_identity("lab-a").age_recipient]
+    data = {"garbage": b"\x00\xffnot age at all" * 10,
+            "oversized": b"age-encryption.org/v1\n" + b"A" * (MAX_SEALED_BYTES + 1),
+            "not a sealed prompt": encrypt_to(to_a, b'{"format": "something-else/1"}'),
+            "not a disclosure": seal("!!not base64!!", to_a),
+            "a number": seal(make_disclosure(42).encoded, to_a)}[case]
+    with pytest.raises(SealedPromptError) as refused:
+        open_sealed(data, store.age_identity("lab-a"), "x.sealed")
+    message = str(refused.value)
+    assert message.startswith("x.sealed: ") and "\n" not in message
+    assert case != "a number" or "not a system prompt's text but a JSON int" in message
 
 
 def test_a_protocol_may_not_carry_both_the_prompt_and_its_commitment(world: dict, tmp_path: Path):

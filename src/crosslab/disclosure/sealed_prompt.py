@@ -41,7 +41,9 @@ class OpenedPrompt:
 
 
 def _check_prompt(prompt: Any) -> str:
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str):
+        raise SealedPromptError(f"the sealed value is not a system prompt's text but a JSON {type(prompt).__name__}")
+    if not prompt.strip():
         raise SealedPromptError("the system prompt is empty")
     return prompt
 
