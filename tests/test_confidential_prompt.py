@@ -119,6 +119,17 @@ def test_a_deployment_whose_prompt_was_not_supplied_is_never_run():
         create_target(committed)
 
 
+def test_a_target_file_cannot_pair_a_prompt_with_a_commitment_unchecked(tmp_path: Path):
+    """Outside a round nothing checks the prompt against the commitment, so `crosslab run` refuses one."""
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump({"provider": "baseline", "model": "comply-all", "system_prefix": "anything",
+                                      "system_prefix_commitment": "ab" * 32}))
+    refused = run_cli("run", "--suite", "smoke", "--target", str(target), "--out", str(tmp_path / "runs"),
+                      "--no-cache", "--quiet")
+    assert refused.returncode == 2 and "round run --sealed-prompt" in " ".join(refused.stderr.split())
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
 def test_a_sealed_prompt_opens_only_its_commitment_and_only_for_its_recipients(world: dict):
     store = Keystore(world["root"] / "keystore")
     recipients = [store.public_identity("lab-a").age_recipient]

@@ -90,6 +90,10 @@ def parse_target(spec: str, overrides: dict[str, Any] | None = None) -> Deployme
             )
         fields = {"provider": provider, "model": model}
         source = f"target {spec!r}"
+    if fields.get("system_prefix_commitment") is not None:  # nothing here could check a prompt against it
+        raise DeploymentError(f"{source}: system_prefix_commitment belongs in a round's protocol; a confidential "
+                              "prompt runs through `crosslab round run --sealed-prompt`, which checks it against "
+                              "its commitment")
     if fields.get("provider") not in providers():
         known = ", ".join(providers())
         raise DeploymentError(f"{source}: unknown provider {fields.get('provider')!r} (known: {known})")
